@@ -1,0 +1,154 @@
+"""Settings: one pydantic-settings model, env prefix `AEGIS_`, optional `aegis.toml`.
+
+Precedence, highest first: constructor arguments, `AEGIS_*` environment variables (nested with
+`__`, e.g. `AEGIS_RETRY__MAX_ATTEMPTS=5`), the TOML file (`AEGIS_CONFIG` or `./aegis.toml`),
+defaults. Provider keys and base URLs also fall back to each SDK's own variables
+(`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY`/`GOOGLE_API_KEY`, `*_BASE_URL`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from aegis_ray.errors import ConfigError
+
+ProviderName = Literal["openai", "openai-responses", "anthropic", "gemini", "openai-compatible", "sim"]
+
+_SDK_KEY_VARS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
+_SDK_URL_VARS: dict[str, str] = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "gemini": "GOOGLE_GEMINI_BASE_URL",
+}
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RetryPolicy(Policy):
+    """Retries for one model endpoint: exponential backoff with jitter, honouring `retry-after`."""
+
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    initial_backoff_s: float = Field(default=0.5, ge=0)
+    max_backoff_s: float = Field(default=20.0, ge=0)
+    jitter_s: float = Field(default=0.25, ge=0)
+    max_retry_after_s: float = Field(
+        default=60.0, ge=0, description="A longer stated retry-after fails over instead of waiting."
+    )
+
+
+class BreakerPolicy(Policy):
+    """Per-model circuit breaker: opens after N consecutive failures, one trial after cool-down."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown_s: float = Field(default=30.0, gt=0)
+
+
+class RateLimitPolicy(Policy):
+    """Token buckets shared by every caller of one model endpoint. None = unlimited."""
+
+    requests_per_s: float | None = Field(default=None, gt=0)
+    burst: int = Field(default=1, ge=1, description="Bucket capacity in requests.")
+    tokens_per_minute: int | None = Field(default=None, gt=0)
+
+
+class TelemetrySettings(Policy):
+    exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    max_queue_size: int = Field(default=2048, gt=0, description="Bound of the span export queue.")
+
+
+class ProviderCredentials(Policy):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+
+
+class Price(Policy):
+    """USD per million tokens."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AEGIS_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".aegis")
+    model: str | None = Field(default=None, description="Default model reference, e.g. openai:gpt-4o-mini.")
+    fallback_models: list[str] = Field(default_factory=list)
+    sim_url: str | None = Field(default=None, description="A running `aegis sim serve`, else one is started.")
+    database_url: SecretStr | None = None
+    ray_address: str | None = None
+
+    openai: ProviderCredentials = ProviderCredentials()
+    anthropic: ProviderCredentials = ProviderCredentials()
+    gemini: ProviderCredentials = ProviderCredentials()
+
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
+    rate_limit: RateLimitPolicy = RateLimitPolicy()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    prices: dict[str, Price] = Field(default_factory=dict, description="Overrides of the shipped table.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("AEGIS_CONFIG", "aegis.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+    def credentials(self, provider: str) -> ProviderCredentials:
+        """Aegis's own settings for a provider, completed from the SDK's standard variables."""
+        family = "openai" if provider in ("openai", "openai-responses") else provider
+        own: ProviderCredentials = getattr(self, family, ProviderCredentials())
+        key = own.api_key
+        if key is None:
+            for var in _SDK_KEY_VARS.get(family, ()):
+                if os.environ.get(var):
+                    key = SecretStr(os.environ[var])
+                    break
+        base_url = own.base_url or os.environ.get(_SDK_URL_VARS.get(family, ""), "") or None
+        return ProviderCredentials(api_key=key, base_url=base_url)
+
+    def configured_providers(self) -> list[str]:
+        """Providers with an API key available."""
+        return [p for p in _SDK_KEY_VARS if self.credentials(p).api_key is not None]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings, turning a validation failure into one clear `ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid setting {where}: {first['msg']}",
+            hint="check AEGIS_* environment variables and aegis.toml",
+        ) from exc

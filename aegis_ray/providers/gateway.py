@@ -1,0 +1,113 @@
+"""The provider gateway: one interface over every model, with a fallback chain and tracing.
+
+The gateway tries the models of a chain in order. A model that fails with a provider error
+(after its own endpoint's retries) hands over to the next; errors that the next model cannot fix
+(a malformed request, malformed tool arguments from the model) surface at once. Each model tried
+gets a GenAI span. Endpoints come from a resolver, so the same gateway runs over in-process
+`ModelEndpoint`s or over `ProviderActor`s shared across a Ray cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+from aegis_ray.errors import (
+    AegisError,
+    AllModelsFailedError,
+    BadInputError,
+    MalformedToolArgumentsError,
+    ProviderError,
+    ProviderRequestError,
+)
+from aegis_ray.providers.routing import parse_model_ref
+from aegis_ray.telemetry import model_call_span, record_completion
+from aegis_ray.types import Completion, ModelRequest, StreamEnd, StreamEvent
+
+
+class Endpoint(Protocol):
+    """What the gateway needs of a model endpoint (a `ModelEndpoint` or an actor proxy)."""
+
+    async def complete(self, request: ModelRequest) -> Completion: ...
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]: ...
+
+
+EndpointResolver = Callable[[str], Endpoint]
+
+
+def _hands_over(error: ProviderError) -> bool:
+    return not isinstance(error, ProviderRequestError | MalformedToolArgumentsError)
+
+
+def _give_up(errors: dict[str, AegisError]) -> AegisError:
+    return next(iter(errors.values())) if len(errors) == 1 else AllModelsFailedError(errors)
+
+
+class Gateway:
+    def __init__(self, resolve: EndpointResolver, chain: Sequence[str]) -> None:
+        if not chain:
+            raise BadInputError("the gateway needs at least one model", hint="pass --model or set AEGIS_MODEL")
+        self._resolve = resolve
+        self.chain = tuple(chain)
+
+    def _models(self, models: Sequence[str] | None) -> list[tuple[str, str]]:
+        """(model reference, OTel provider name) for each model of the chain, validated up front."""
+        return [(ref.name, ref.otel_provider) for ref in map(parse_model_ref, models or self.chain)]
+
+    async def complete(self, request: ModelRequest, models: Sequence[str] | None = None) -> Completion:
+        errors: dict[str, AegisError] = {}
+        for model, provider in self._models(models):
+            with model_call_span(model, provider, request) as span:
+                try:
+                    completion = await self._resolve(model).complete(request)
+                except ProviderError as error:
+                    if not _hands_over(error):
+                        raise
+                    errors[model] = error
+                    continue
+                record_completion(span, completion)
+                return completion
+        raise _give_up(errors)
+
+    async def stream(self, request: ModelRequest, models: Sequence[str] | None = None) -> AsyncIterator[StreamEvent]:
+        """Stream from the first model that starts answering; hand over only before any output."""
+        errors: dict[str, AegisError] = {}
+        for model, provider in self._models(models):
+            delivered = False
+            with model_call_span(model, provider, request) as span:
+                try:
+                    async for event in self._resolve(model).stream(request):
+                        if isinstance(event, StreamEnd):
+                            record_completion(span, event.completion)
+                        delivered = True
+                        yield event
+                    return
+                except ProviderError as error:
+                    if delivered or not _hands_over(error):
+                        raise
+                    errors[model] = error
+        raise _give_up(errors)
+
+
+class LocalEndpoints:
+    """Resolver of in-process `ModelEndpoint`s, one per model, created on first use.
+
+    For notebooks and unit tests; on a cluster use `actors.registry.ActorEndpoints`, so that
+    limits and breakers are shared by every process.
+    """
+
+    def __init__(self, make: Callable[[str], Endpoint]) -> None:
+        self._make = make
+        self._endpoints: dict[str, Endpoint] = {}
+
+    def __call__(self, model: str) -> Endpoint:
+        if model not in self._endpoints:
+            self._endpoints[model] = self._make(model)
+        return self._endpoints[model]
+
+    async def aclose(self) -> None:
+        for endpoint in self._endpoints.values():
+            close = getattr(endpoint, "aclose", None)
+            if close is not None:
+                await close()
+        self._endpoints.clear()

@@ -1,0 +1,319 @@
+"""The simulated model server: a real loopback HTTP server speaking four wire protocols.
+
+It stands in for real models in tests, benchmarks and the offline demo, and it is always labelled
+simulated (header `x-aegis-simulated: true`, system fingerprint `aegis-sim`). Routes:
+
+    POST /v1/chat/completions                      OpenAI chat completions
+    POST /v1/responses                             OpenAI responses
+    POST /v1/messages                              Anthropic messages
+    POST /v1beta/models/{model}:generateContent    Gemini (and :streamGenerateContent?alt=sse)
+    GET  /v1/models                                model patterns served
+    POST /_sim/faults   GET /_sim/log   POST /_sim/reset   GET /_sim/health   (test control)
+
+Faults come from a queue filled on demand (`SimServer.inject` or `POST /_sim/faults`), else at
+random with the profile's `fault_rate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import json
+import logging
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import uvicorn
+from pydantic import BaseModel, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from aegis_ray.sim.models import Fault, FaultKind, ModelProfile, SimConfig, ToolCallTurn, Turn
+from aegis_ray.sim.personas import respond
+from aegis_ray.sim.wire.anthropic import AnthropicCodec
+from aegis_ray.sim.wire.base import SimReply, SimRequest, WireCodec, approx_tokens
+from aegis_ray.sim.wire.gemini import GeminiCodec
+from aegis_ray.sim.wire.openai_chat import OpenAIChatCodec
+from aegis_ray.sim.wire.openai_responses import OpenAIResponsesCodec
+
+SIMULATED_HEADER = {"x-aegis-simulated": "true"}
+_LOG_LIMIT = 100_000
+
+
+class SimulatedDropError(Exception):
+    """Raised inside a response body on purpose, so the server cuts the connection mid-way."""
+
+
+class _QuietDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, SimulatedDropError)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    model: str
+    protocol: str
+    stream: bool
+    status: int
+    fault: str | None
+    at: float  # time.monotonic() when the request arrived
+
+
+class FaultOrder(BaseModel):
+    model: str = Field(description="fnmatch pattern of the model names the fault applies to")
+    fault: Fault
+    times: int = Field(default=1, ge=1)
+
+
+class SimState:
+    """Everything a running server knows: config, queued faults, request log, random streams."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.log: deque[RequestRecord] = deque(maxlen=_LOG_LIMIT)
+        self._faults: list[tuple[str, Fault]] = []
+        self._lock = threading.Lock()
+        self._rngs: dict[str, random.Random] = {}
+
+    def profile(self, model: str) -> tuple[str, ModelProfile] | None:
+        for pattern, profile in self.config.models.items():
+            if fnmatch.fnmatchcase(model, pattern):
+                return pattern, profile
+        return None
+
+    def rng(self, pattern: str, profile: ModelProfile) -> random.Random:
+        if pattern not in self._rngs:
+            self._rngs[pattern] = random.Random(f"{self.config.seed}:{profile.seed}:{pattern}")
+        return self._rngs[pattern]
+
+    def inject(self, order: FaultOrder) -> None:
+        with self._lock:
+            self._faults.extend([(order.model, order.fault)] * order.times)
+
+    def take_fault(self, model: str, pattern: str, profile: ModelProfile) -> Fault | None:
+        with self._lock:
+            for i, (want, fault) in enumerate(self._faults):
+                if fnmatch.fnmatchcase(model, want):
+                    del self._faults[i]
+                    return fault
+        rng = self.rng(pattern, profile)
+        if profile.fault_rate and rng.random() < profile.fault_rate:
+            return Fault(kind=rng.choice(profile.random_faults), retry_after_s=0.05, delay_s=2.0)
+        return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+        self.log.clear()
+        self._rngs.clear()
+
+
+def _apply_tool_choice(turn: Turn, request: SimRequest) -> Turn:
+    if request.tool_choice == "none" and turn.tool_calls:
+        return Turn(text=turn.text or "")
+    forced = request.tool_choice not in ("auto", "none")
+    if forced and not turn.tool_calls and request.tools:
+        name = request.tool_choice if request.tool_choice in request.tools else request.tools[0]
+        return Turn(text=turn.text, tool_calls=[ToolCallTurn(name=name)])
+    return turn
+
+
+def _reply(state: SimState, request: SimRequest, profile: ModelProfile, pattern: str,
+           fault: Fault | None) -> SimReply:
+    turn = _apply_tool_choice(respond(profile, request, state.rng(pattern, profile)), request)
+    malformed = fault is not None and fault.kind is FaultKind.MALFORMED_TOOL_ARGS
+    if malformed and not turn.tool_calls and request.tools:
+        turn = Turn(text=turn.text, tool_calls=[ToolCallTurn(name=request.tools[0], arguments={"x": 1})])
+    input_tokens = sum(approx_tokens(m.text) for m in request.messages) + 3 * len(request.messages)
+    output_tokens = approx_tokens(turn.text or "") + sum(
+        approx_tokens(json.dumps(c.arguments)) + 3 for c in turn.tool_calls)
+    return SimReply(turn=turn, input_tokens=input_tokens, output_tokens=max(1, output_tokens),
+                    malformed_tool_args=malformed)
+
+
+async def _frames(frames: list[str], cut_after: int | None) -> AsyncIterator[str]:
+    for i, frame in enumerate(frames):
+        if cut_after is not None and i >= cut_after:
+            raise SimulatedDropError("simulated dropped connection")
+        yield frame
+        await asyncio.sleep(0)
+
+
+def _handler(state: SimState, codec: WireCodec, protocol: str,
+             model_from_path: Callable[[Request], tuple[str | None, bool]]) -> Callable:
+    async def handle(http: Request) -> Response:
+        model, stream_by_path = model_from_path(http)
+        try:
+            body = await http.json()
+            request = codec.parse(body, model)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return JSONResponse(codec.error(400, f"malformed request: {exc}"), 400, SIMULATED_HEADER)
+        stream = request.stream or stream_by_path
+        keys = state.config.api_keys
+        if keys is not None and _api_key(http) not in keys:
+            return _error(state, codec, request, protocol, stream, 401, "invalid API key")
+        found = state.profile(request.model)
+        if found is None:
+            return _error(state, codec, request, protocol, stream, 404,
+                          f"the model '{request.model}' does not exist on this simulated server")
+        pattern, profile = found
+        fault = state.take_fault(request.model, pattern, profile)
+        status = {FaultKind.RATE_LIMIT: 429, FaultKind.SERVER_ERROR: 500, FaultKind.UNAVAILABLE: 503}.get(
+            fault.kind if fault else None, 200)  # type: ignore[arg-type]
+        state.log.append(RequestRecord(request.model, protocol, stream, status,
+                                       fault.kind.value if fault else None, time.monotonic()))
+        delay_ms = profile.latency_ms + random.uniform(0, profile.latency_jitter_ms)
+        if fault and fault.kind is FaultKind.TIMEOUT:
+            delay_ms += fault.delay_s * 1000
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
+        if status != 200:
+            headers = dict(SIMULATED_HEADER)
+            if status == 429:
+                headers["retry-after"] = f"{fault.retry_after_s:g}"  # type: ignore[union-attr]
+            return JSONResponse(codec.error(status, f"simulated {fault.kind.value}"), status, headers)  # type: ignore[union-attr]
+        if fault and fault.kind is FaultKind.MALFORMED_JSON:
+            return Response('{"id": "broken", "choices": [{', 200, SIMULATED_HEADER, "application/json")
+        reply = _reply(state, request, profile, pattern, fault)
+        cut = fault.after_chunks if fault and fault.kind is FaultKind.DROP_STREAM else None
+        if stream:
+            frames = codec.stream(reply, request, profile.stream_chunk_chars)
+            return StreamingResponse(_frames(frames, cut), 200, SIMULATED_HEADER, "text/event-stream")
+        text = json.dumps(codec.response(reply, request))
+        if cut is not None:
+            half = [text[: len(text) // 2], text[len(text) // 2:]]
+            return StreamingResponse(_frames(half, 1), 200, SIMULATED_HEADER, "application/json")
+        return Response(text, 200, SIMULATED_HEADER, "application/json")
+
+    return handle
+
+
+def _api_key(http: Request) -> str | None:
+    auth = http.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:]
+    return http.headers.get("x-api-key") or http.headers.get("x-goog-api-key") or http.query_params.get("key")
+
+
+def _error(state: SimState, codec: WireCodec, request: SimRequest, protocol: str, stream: bool,
+           status: int, message: str) -> Response:
+    state.log.append(RequestRecord(request.model, protocol, stream, status, None, time.monotonic()))
+    return JSONResponse(codec.error(status, message), status, SIMULATED_HEADER)
+
+
+def _no_model(_: Request) -> tuple[str | None, bool]:
+    return None, False
+
+
+def _gemini_model(http: Request) -> tuple[str | None, bool]:
+    model, _, action = http.path_params["target"].rpartition(":")
+    return model.removeprefix("models/"), action == "streamGenerateContent"
+
+
+def build_app(state: SimState) -> Starlette:
+    gemini = _handler(state, GeminiCodec(), "gemini", _gemini_model)
+
+    async def models(_: Request) -> Response:
+        data = [{"id": p, "object": "model", "owned_by": "aegis-sim"} for p in state.config.models]
+        return JSONResponse({"object": "list", "data": data}, headers=SIMULATED_HEADER)
+
+    async def inject(http: Request) -> Response:
+        try:
+            order = FaultOrder.model_validate(await http.json())
+        except (ValueError, ValidationError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        state.inject(order)
+        return JSONResponse({"queued": order.times})
+
+    async def log(_: Request) -> Response:
+        return JSONResponse([r.__dict__ for r in state.log])
+
+    async def reset(_: Request) -> Response:
+        state.reset()
+        return JSONResponse({"reset": True})
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"ok": True, "simulated": True}, headers=SIMULATED_HEADER)
+
+    return Starlette(routes=[
+        Route("/v1/chat/completions", _handler(state, OpenAIChatCodec(), "openai-chat", _no_model),
+              methods=["POST"]),
+        Route("/v1/responses", _handler(state, OpenAIResponsesCodec(), "openai-responses", _no_model),
+              methods=["POST"]),
+        Route("/v1/messages", _handler(state, AnthropicCodec(), "anthropic", _no_model), methods=["POST"]),
+        Route("/v1beta/models/{target:path}", gemini, methods=["POST"]),
+        Route("/v1/models/{target:path}", gemini, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/_sim/faults", inject, methods=["POST"]),
+        Route("/_sim/log", log, methods=["GET"]),
+        Route("/_sim/reset", reset, methods=["POST"]),
+        Route("/_sim/health", health, methods=["GET"]),
+    ])
+
+
+def _uvicorn_config(state: SimState, log_level: str) -> uvicorn.Config:
+    logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+    return uvicorn.Config(build_app(state), log_level=log_level, access_log=False, lifespan="off",
+                          timeout_graceful_shutdown=1)
+
+
+class SimServer:
+    """Runs the simulated server on a background thread (tests, benchmarks, `aegis run`)."""
+
+    def __init__(self, config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = SimState(config or SimConfig())
+        self._socket = socket.create_server((host, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        self._server = uvicorn.Server(_uvicorn_config(self.state, "warning"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name="aegis-sim", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> SimServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the simulated model server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        with contextlib.suppress(OSError):
+            self._socket.close()
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def inject(self, model: str, fault: Fault | FaultKind, times: int = 1) -> None:
+        fault = fault if isinstance(fault, Fault) else Fault(kind=fault)
+        self.state.inject(FaultOrder(model=model, fault=fault, times=times))
+
+    def requests(self, model: str | None = None) -> list[RequestRecord]:
+        return [r for r in list(self.state.log) if model is None or r.model == model]
+
+    def reset(self) -> None:
+        self.state.reset()
+
+
+def serve_forever(config: SimConfig, host: str, port: int) -> None:
+    """Blocking server for `aegis sim serve`."""
+    uvicorn.Server(_uvicorn_config(SimState(config), "info")).run(
+        sockets=[socket.create_server((host, port))])

@@ -1,0 +1,1 @@
+"""Wire-protocol codecs of the simulated model server, one module per protocol."""

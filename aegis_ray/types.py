@@ -1,0 +1,259 @@
+"""Typed core: the pydantic models that cross every boundary in Aegis.
+
+Messages and tool specs are provider-neutral; each adapter in `providers/` translates them to and
+from one wire protocol. Run, step, plan and verification records are shared by the loop, the store,
+the orchestrator and the HTTP API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- model calls -----------------------------------------------------------------------------
+
+
+class ToolCall(Frozen):
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(Frozen):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = Field(default=None, description="Tool name, on role=tool messages.")
+
+    @classmethod
+    def system(cls, content: str) -> Message:
+        return cls(role="system", content=content)
+
+    @classmethod
+    def user(cls, content: str) -> Message:
+        return cls(role="user", content=content)
+
+    @classmethod
+    def tool_result(cls, call: ToolCall, content: str) -> Message:
+        return cls(role="tool", content=content, tool_call_id=call.id, name=call.name)
+
+
+class ToolSpec(Frozen):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")]
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+ToolChoice = Literal["auto", "none", "required"] | str
+"""`auto`, `none`, `required` (some tool), or the name of the one tool that must be called."""
+
+
+class ModelRequest(Frozen):
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int = Field(default=1024, gt=0)
+    json_mode: bool = False
+
+    @field_validator("messages")
+    @classmethod
+    def _not_empty(cls, messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        if not messages:
+            raise ValueError("a model request needs at least one message")
+        return messages
+
+    @property
+    def system_prompt(self) -> str | None:
+        parts = [m.content for m in self.messages if m.role == "system"]
+        return "\n\n".join(parts) if parts else None
+
+    @property
+    def conversation(self) -> tuple[Message, ...]:
+        return tuple(m for m in self.messages if m.role != "system")
+
+
+class Usage(Frozen):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+FinishReason = Literal["stop", "tool_calls", "length", "content_filter", "other"]
+
+
+class Completion(Frozen):
+    """One model answer, priced by the model that actually produced it."""
+
+    model: str = Field(description="Model reference that answered, e.g. `openai:gpt-4o-mini`.")
+    response_model: str = Field(description="Model name the endpoint reported.")
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: FinishReason = "stop"
+    usage: Usage = Usage()
+    cost_usd: float | None = Field(default=None, description="None when the price is unknown.")
+    latency_s: float = 0.0
+    simulated: bool = False
+    attempts: int = Field(default=1, description="HTTP attempts this completion took (retries + 1).")
+
+
+class TextDelta(Frozen):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ToolCallEvent(Frozen):
+    type: Literal["tool_call"] = "tool_call"
+    tool_call: ToolCall
+
+
+class StreamEnd(Frozen):
+    type: Literal["end"] = "end"
+    completion: Completion
+
+
+StreamEvent = Annotated[TextDelta | ToolCallEvent | StreamEnd, Field(discriminator="type")]
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    SUCCEEDED = "succeeded"
+    ABSTAINED = "abstained"
+    FAILED = "failed"
+    STUCK = "stuck"
+    BUDGET_EXCEEDED = "budget_exceeded"
+
+
+class Budget(Frozen):
+    max_steps: int = Field(default=20, gt=0)
+    max_wall_s: float = Field(default=600.0, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_usd: float | None = Field(default=None, gt=0)
+
+
+class RunSpec(Frozen):
+    """What the user asked for. Validated at every entry point (CLI, HTTP, factory)."""
+
+    task: str = Field(min_length=1, max_length=100_000)
+    model: str | None = Field(default=None, description="Model reference; None = configured default.")
+    fallback_models: tuple[str, ...] = ()
+    system_prompt: str | None = None
+    budget: Budget = Budget()
+
+    @field_validator("task")
+    @classmethod
+    def _task_has_text(cls, task: str) -> str:
+        if not task.strip():
+            raise ValueError("the task is empty: say what the agent should do")
+        return task.strip()
+
+
+class Step(Frozen):
+    """One record of the run's append-only step log."""
+
+    index: int = Field(ge=0)
+    state: str
+    detail: str = ""
+    completion: Completion | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class RunState(BaseModel):
+    """Mutable state of one run; checkpointed after every step."""
+
+    run_id: str = Field(default_factory=lambda: new_id("run"))
+    spec: RunSpec
+    status: RunStatus = RunStatus.PENDING
+    steps: list[Step] = Field(default_factory=list)
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+
+
+class PlanStep(Frozen):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+    task: str = Field(min_length=1)
+    depends_on: tuple[str, ...] = ()
+
+
+class Plan(Frozen):
+    goal: str
+    steps: tuple[PlanStep, ...]
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+class Evidence(Frozen):
+    source: str = Field(description="Where the evidence came from: a file path, URL, tool or model.")
+    span: str = Field(description="The exact text that supports or refutes the claim.")
+    start: int | None = None
+    end: int | None = None
+
+
+class Claim(Frozen):
+    text: str
+    citations: tuple[Evidence, ...] = ()
+
+
+class Verdict(Frozen):
+    claim: Claim
+    status: Literal["supported", "refuted", "unsupported"]
+    method: str = Field(description="Which verifier decided: deterministic, evidence, ensemble, ...")
+    confidence: float = Field(ge=0, le=1)
+    evidence: tuple[Evidence, ...] = ()
+
+
+class Answer(Frozen):
+    text: str
+    claims: tuple[Claim, ...] = ()
+    citations: tuple[Evidence, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    abstained: bool = False
+    reason: str | None = Field(default=None, description="Why the answer abstained, if it did.")
+
+
+class RunResult(Frozen):
+    """What `aegis run` prints (and `--json` emits): the answer and what it cost."""
+
+    run_id: str
+    task: str
+    status: RunStatus
+    answer: Answer
+    model: str = Field(description="The model that answered (after any fallback).")
+    simulated: bool
+    usage: Usage
+    cost_usd: float | None
+    latency_s: float
