@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     sim_url: str | None = Field(default=None, description="A running `aegis sim serve`, else one is started.")
     database_url: SecretStr | None = None
     ray_address: str | None = None
+    ray_object_store_mb: int = Field(default=512, ge=64, description="Object store of a local cluster.")
 
     openai: ProviderCredentials = ProviderCredentials()
     anthropic: ProviderCredentials = ProviderCredentials()

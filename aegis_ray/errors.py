@@ -126,9 +126,10 @@ class StreamInterruptedError(ProviderError):
 
 
 class MalformedToolArgumentsError(ProviderError):
-    """The model emitted a tool call whose arguments are not a JSON object."""
+    """The model emitted a tool call whose arguments are not a JSON object. `tool_name` is None
+    when the provider does not say which tool (Gemini reports only MALFORMED_FUNCTION_CALL)."""
 
-    def __init__(self, message: str, *, model: str, tool_name: str, raw_arguments: str) -> None:
+    def __init__(self, message: str, *, model: str, tool_name: str | None, raw_arguments: str) -> None:
         super().__init__(message, model=model)
         self.tool_name = tool_name
         self.raw_arguments = raw_arguments

@@ -2,10 +2,10 @@
 
 from aegis_ray.providers.endpoint import EndpointStats, ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig, resolve_endpoint
-from aegis_ray.providers.gateway import Endpoint, Gateway, LocalEndpoints
+from aegis_ray.providers.gateway import Endpoint, EndpointCache, Gateway
 from aegis_ray.providers.routing import Capabilities, ModelRef, parse_model_ref
 
 __all__ = [
-    "Capabilities", "Endpoint", "EndpointConfig", "EndpointStats", "Gateway", "LocalEndpoints", "ModelEndpoint",
+    "Capabilities", "Endpoint", "EndpointCache", "EndpointConfig", "EndpointStats", "Gateway", "ModelEndpoint",
     "ModelRef", "parse_model_ref", "resolve_endpoint",
 ]

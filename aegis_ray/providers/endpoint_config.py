@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from aegis_ray.config import BreakerPolicy, Price, RateLimitPolicy, RetryPolicy, Settings
 from aegis_ray.errors import ConfigError
 from aegis_ray.providers.pricing import price_for
-from aegis_ray.providers.routing import ModelRef, endpoint_key
+from aegis_ray.providers.routing import ModelRef
 
 _NO_KEY_NEEDED = "not-needed"
 
@@ -26,7 +29,10 @@ class EndpointConfig(BaseModel):
 
     @property
     def key(self) -> str:
-        return endpoint_key(self.ref, self.base_url, self.api_key.get_secret_value())
+        """A short hash of everything here (credentials and policies included): two configs share
+        an endpoint actor only if they would behave identically."""
+        state = self.model_dump(mode="json") | {"api_key": self.api_key.get_secret_value()}
+        return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
     def price(self, response_model: str) -> Price | None:
         return price_for(response_model, self.prices) or price_for(self.ref.model, self.prices)

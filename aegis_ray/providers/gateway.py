@@ -89,25 +89,26 @@ class Gateway:
         raise _give_up(errors)
 
 
-class LocalEndpoints:
-    """Resolver of in-process `ModelEndpoint`s, one per model, created on first use.
+class EndpointCache:
+    """A resolver that makes one endpoint per model on first use and keeps it.
 
-    For notebooks and unit tests; on a cluster use `actors.registry.ActorEndpoints`, so that
-    limits and breakers are shared by every process.
+    `EndpointCache(lambda m: ModelEndpoint(configure(m)))` runs in-process (notebooks, unit
+    tests); `EndpointCache(lambda m: ActorEndpoint(configure(m)))` shares each endpoint's limits and
+    breaker across the Ray cluster.
     """
 
     def __init__(self, make: Callable[[str], Endpoint]) -> None:
         self._make = make
-        self._endpoints: dict[str, Endpoint] = {}
+        self.endpoints: dict[str, Endpoint] = {}
 
     def __call__(self, model: str) -> Endpoint:
-        if model not in self._endpoints:
-            self._endpoints[model] = self._make(model)
-        return self._endpoints[model]
+        if model not in self.endpoints:
+            self.endpoints[model] = self._make(model)
+        return self.endpoints[model]
 
     async def aclose(self) -> None:
-        for endpoint in self._endpoints.values():
+        for endpoint in self.endpoints.values():
             close = getattr(endpoint, "aclose", None)
             if close is not None:
                 await close()
-        self._endpoints.clear()
+        self.endpoints.clear()

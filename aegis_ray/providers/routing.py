@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Literal
 
@@ -112,8 +111,3 @@ def parse_model_ref(text: str) -> ModelRef:
         )
     return ModelRef(provider=provider, model=model.strip())  # type: ignore[arg-type]
 
-
-def endpoint_key(ref: ModelRef, base_url: str | None, api_key: str | None) -> str:
-    """A stable short key for one endpoint (model + where + which credentials), for actor names."""
-    raw = f"{ref.name}|{base_url or ''}|{api_key or ''}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:12]

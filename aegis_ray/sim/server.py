@@ -123,7 +123,7 @@ def _apply_tool_choice(turn: Turn, request: SimRequest) -> Turn:
     forced = request.tool_choice not in ("auto", "none")
     if forced and not turn.tool_calls and request.tools:
         name = request.tool_choice if request.tool_choice in request.tools else request.tools[0]
-        return Turn(text=turn.text, tool_calls=[ToolCallTurn(name=name)])
+        return Turn(tool_calls=[ToolCallTurn(name=name)])
     return turn
 
 

@@ -6,12 +6,13 @@ connection-error retries (1-10 s sleeps), so the gateway stays the one place tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from aegis_ray.errors import ProviderError
+from aegis_ray.errors import MalformedToolArgumentsError, ProviderError
 from aegis_ray.providers.adapters.base import (
     Classifier,
     parse_tool_arguments,
@@ -32,6 +33,7 @@ from aegis_ray.types import (
     Usage,
 )
 
+_MALFORMED_CALL = re.compile(r"(?:default_api\.)?([A-Za-z_][\w\-]*)\(")
 _FINISH: dict[str, FinishReason] = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter"}
 
 
@@ -100,7 +102,7 @@ class GeminiAdapter:
                 mode=mode, allowed_function_names=allowed))
         return t.GenerateContentConfig(**config)
 
-    def _parts(self, response: Any) -> tuple[list[str], list[ToolCall], str | None]:
+    def _read_parts(self, response: Any) -> tuple[list[str], list[ToolCall], str | None]:
         texts: list[str] = []
         calls: list[ToolCall] = []
         if not response.candidates:
@@ -122,6 +124,16 @@ class GeminiAdapter:
         if meta is None:
             return Usage()
         return Usage(input_tokens=meta.prompt_token_count or 0, output_tokens=meta.candidates_token_count or 0)
+
+    def _parts(self, response: Any) -> tuple[list[str], list[ToolCall], str | None]:
+        texts, calls, finish = self._read_parts(response)
+        if finish == "MALFORMED_FUNCTION_CALL":
+            message = getattr(response.candidates[0], "finish_message", None) or ""
+            named = _MALFORMED_CALL.search(message)
+            raise MalformedToolArgumentsError(
+                f"{self._ref.name} emitted a malformed function call: {message[:200]!r}", model=self._ref.name,
+                tool_name=named.group(1) if named else None, raw_arguments=message)
+        return texts, calls, finish
 
     def _completion(self, response_model: str, texts: list[str], calls: list[ToolCall], finish: str | None,
                     usage: Usage) -> Completion:

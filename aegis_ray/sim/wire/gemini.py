@@ -62,17 +62,18 @@ class GeminiCodec:
         if final:
             candidate["finishReason"] = "STOP"
             chunk["usageMetadata"] = self._usage(reply)
+            if reply.malformed_tool_args:
+                # How Gemini reports a call it could not form: no functionCall part, a finish reason.
+                _, name, args = next(reply.tool_calls())
+                candidate["finishReason"] = "MALFORMED_FUNCTION_CALL"
+                candidate["finishMessage"] = f"Malformed function call: default_api.{name}({args}"
         return chunk
 
     def _call_parts(self, reply: SimReply) -> list[dict[str, Any]]:
-        parts = []
-        for cid, name, args in reply.tool_calls():
-            try:
-                payload: Any = json.loads(args)
-            except ValueError:
-                payload = args  # malformed on purpose: args is not an object
-            parts.append({"functionCall": {"id": cid, "name": name, "args": payload}})
-        return parts
+        if reply.malformed_tool_args:
+            return []
+        return [{"functionCall": {"id": cid, "name": name, "args": json.loads(args)}}
+                for cid, name, args in reply.tool_calls()]
 
     def response(self, reply: SimReply, request: SimRequest) -> dict[str, Any]:
         parts = [{"text": reply.turn.text}] if reply.turn.text is not None else []

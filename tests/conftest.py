@@ -1,0 +1,56 @@
+"""Shared fixtures: one simulated model server, one Ray cluster and one span exporter per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from aegis_ray.sim import SimServer
+
+
+@pytest.fixture(scope="session")
+def sim_server() -> Iterator[SimServer]:
+    with SimServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sim(sim_server: SimServer) -> Iterator[SimServer]:
+    """The session's simulated server with no queued faults and an empty request log."""
+    sim_server.reset()
+    yield sim_server
+    sim_server.reset()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    import ray
+
+    from actors.cluster import connect
+
+    connect(num_cpus=2, object_store_memory=256 * 2**20)
+    yield
+    ray.shutdown()
+
+
+_EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tracer_provider() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+    trace.set_tracer_provider(provider)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    _EXPORTER.clear()
+    yield _EXPORTER
+    _EXPORTER.clear()
+

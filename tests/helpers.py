@@ -1,0 +1,25 @@
+"""Helpers shared by tests: endpoint configs pointed at the simulated server."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from aegis_ray.config import BreakerPolicy, RateLimitPolicy, RetryPolicy
+from aegis_ray.providers import EndpointConfig, ModelRef
+from aegis_ray.sim import SimServer
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.01)
+PROVIDERS = ("openai", "openai-responses", "anthropic", "gemini")
+
+
+def sim_endpoint(sim: SimServer, model: str = "sim-honest", provider: str = "sim", *,
+                 retry: RetryPolicy = FAST_RETRY, breaker: BreakerPolicy | None = None,
+                 rate_limit: RateLimitPolicy | None = None, timeout_s: float = 10.0,
+                 api_key: str = "test-key") -> EndpointConfig:
+    """An endpoint config for `provider:model` served by the simulated server."""
+    base = sim.base_url + ("/v1" if provider in ("sim", "openai", "openai-responses") else "")
+    return EndpointConfig(
+        ref=ModelRef(provider=provider, model=model), api_key=SecretStr(api_key), base_url=base,
+        timeout_s=timeout_s, retry=retry, breaker=breaker or BreakerPolicy(),
+        rate_limit=rate_limit or RateLimitPolicy(),
+    )
