@@ -65,9 +65,13 @@ def model_call_span(model: str, provider: str, request: ModelRequest, operation:
         try:
             yield span
         except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__name__)
-            span.set_status(Status(StatusCode.ERROR, str(exc)[:500]))
+            record_error(span, exc)
             raise
+
+
+def record_error(span: Span, error: BaseException) -> None:
+    span.set_attribute("error.type", type(error).__name__)
+    span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
 
 
 def record_completion(span: Span, completion: Completion) -> None:

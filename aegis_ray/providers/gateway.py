@@ -21,7 +21,7 @@ from aegis_ray.errors import (
     ProviderRequestError,
 )
 from aegis_ray.providers.routing import parse_model_ref
-from aegis_ray.telemetry import model_call_span, record_completion
+from aegis_ray.telemetry import model_call_span, record_completion, record_error
 from aegis_ray.types import Completion, ModelRequest, StreamEnd, StreamEvent
 
 
@@ -61,6 +61,7 @@ class Gateway:
                 try:
                     completion = await self._resolve(model).complete(request)
                 except ProviderError as error:
+                    record_error(span, error)
                     if not _hands_over(error):
                         raise
                     errors[model] = error
@@ -83,6 +84,7 @@ class Gateway:
                         yield event
                     return
                 except ProviderError as error:
+                    record_error(span, error)
                     if delivered or not _hands_over(error):
                         raise
                     errors[model] = error
