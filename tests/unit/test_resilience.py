@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import pickle
 import time
 
@@ -91,7 +92,7 @@ async def test_retry_waits_the_stated_delay_then_gives_up() -> None:
                 attempts.append(time.monotonic())
                 raise RateLimitedError("429", model="m", retry_after_s=0.1)
     assert len(attempts) == 3
-    assert all(b - a >= 0.1 for a, b in zip(attempts, attempts[1:], strict=False))
+    assert all(b - a >= 0.1 for a, b in itertools.pairwise(attempts))
 
 
 async def test_non_retryable_errors_are_not_retried() -> None:

@@ -90,7 +90,7 @@ def test_plan_refuses_to_guess_a_model_when_a_key_is_set(monkeypatch: pytest.Mon
 
 
 def test_plan_fails_fast_on_a_missing_key() -> None:
-    with pytest.raises(ConfigError, match="no API key for gemini:gemini-2.5-flash") as caught:
+    with pytest.raises(ConfigError, match=r"no API key for gemini:gemini-2\.5-flash") as caught:
         plan_models(load_settings(), RunSpec(task="hi", model="gemini:gemini-2.5-flash"))
     assert "GEMINI_API_KEY" in caught.value.hint
 
