@@ -9,8 +9,9 @@ so they outlive the driver that created them and keep serving the rest of the cl
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlparse
 
 import ray
@@ -48,13 +49,16 @@ def provider_actor(config: EndpointConfig) -> ray.actor.ActorHandle:
     return ProviderActor.options(**options).remote(config)
 
 
-def _unwrap(error: Exception, model: str) -> Exception:
-    """The Aegis error an actor raised, rather than Ray's wrapper around it."""
-    if isinstance(error, RayTaskError) and isinstance(error.cause, AegisError):
-        return error.cause
-    if isinstance(error, RayActorError):
-        return ProviderConnectionError(f"the provider actor for {model} died: {error}", model=model)
-    return error
+@contextlib.contextmanager
+def _actor_errors(model: str) -> Iterator[None]:
+    """Raise the Aegis error an actor raised, rather than Ray's wrapper around it; a dead or
+    restarting actor is a (retryable, fail-over-able) connection error."""
+    try:
+        yield
+    except RayTaskError as error:
+        raise (error.cause if isinstance(error.cause, AegisError) else error) from None
+    except RayActorError as error:
+        raise ProviderConnectionError(f"the provider actor for {model} is unavailable: {error}", model=model) from None
 
 
 class ActorEndpoint:
@@ -65,17 +69,14 @@ class ActorEndpoint:
         self.handle = provider_actor(config)
 
     async def complete(self, request: ModelRequest) -> Completion:
-        try:
+        with _actor_errors(self.name):
             return await self.handle.complete.remote(request)
-        except (RayTaskError, RayActorError) as error:
-            raise _unwrap(error, self.name) from None
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        try:
+        with _actor_errors(self.name):
             async for ref in self.handle.stream.remote(request):
                 yield await ref
-        except (RayTaskError, RayActorError) as error:
-            raise _unwrap(error, self.name) from None
 
     async def stats(self) -> EndpointStats:
-        return await self.handle.stats.remote()
+        with _actor_errors(self.name):
+            return await self.handle.stats.remote()
