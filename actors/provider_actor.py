@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import ray
+from pydantic import TypeAdapter
 
 from aegis_ray.providers.endpoint import EndpointStats, ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig
-from aegis_ray.types import Completion, ModelRequest, StreamEvent
+from aegis_ray.types import ModelRequest, StreamEvent
+
+STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
 
 MAX_CONCURRENT_CALLS = 512
 
@@ -27,12 +30,13 @@ class ProviderActor:
     async def ready(self) -> str:
         return self._endpoint.name
 
-    async def complete(self, request: ModelRequest) -> Completion:
-        return await self._endpoint.complete(request)
+    async def complete(self, request: bytes) -> bytes:
+        completion = await self._endpoint.complete(ModelRequest.model_validate_json(request))
+        return completion.model_dump_json().encode()
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        async for event in self._endpoint.stream(request):
-            yield event
+    async def stream(self, request: bytes) -> AsyncIterator[bytes]:
+        async for event in self._endpoint.stream(ModelRequest.model_validate_json(request)):
+            yield STREAM_EVENT.dump_json(event)
 
     async def stats(self) -> EndpointStats:
         return self._endpoint.stats()

@@ -19,7 +19,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.cluster import NAMESPACE
-from actors.provider_actor import ProviderActor
+from actors.provider_actor import STREAM_EVENT, ProviderActor
 from aegis_ray.errors import AegisError, ProviderConnectionError
 from aegis_ray.providers.endpoint import EndpointStats
 from aegis_ray.providers.endpoint_config import EndpointConfig
@@ -70,12 +70,12 @@ class ActorEndpoint:
 
     async def complete(self, request: ModelRequest) -> Completion:
         with _actor_errors(self.name):
-            return await self.handle.complete.remote(request)
+            return Completion.model_validate_json(await self.handle.complete.remote(request.model_dump_json()))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         with _actor_errors(self.name):
-            async for ref in self.handle.stream.remote(request):
-                yield await ref
+            async for ref in self.handle.stream.remote(request.model_dump_json()):
+                yield STREAM_EVENT.validate_json(await ref)
 
     async def stats(self) -> EndpointStats:
         with _actor_errors(self.name):

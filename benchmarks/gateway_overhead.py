@@ -1,0 +1,135 @@
+"""Per-call overhead of the Aegis gateway + ProviderActor over the raw `openai` SDK.
+
+The simulated model runs in its own process at 0 ms latency; the same N sequential chat calls go
+(a) straight through `openai.AsyncOpenAI`, (b) through the gateway with an in-process endpoint,
+(c) through the gateway and a `ProviderActor` on a local Ray cluster, interleaved call by call; a
+no-op async actor round trip is measured beside them as the floor of any actor hop. Prints a table and writes
+`benchmarks/results/gateway_overhead.json`. Target: (c) adds at most 2 ms per call at p50.
+
+    python benchmarks/gateway_overhead.py [--calls 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import ray
+from pydantic import SecretStr
+
+RESULTS = Path(__file__).parent / "results" / "gateway_overhead.json"
+TARGET_OVERHEAD_MS = 2.0
+
+
+@ray.remote(num_cpus=0, max_concurrency=512)
+class EchoActor:
+    """An async actor that does nothing: the floor any actor hop pays on this machine."""
+
+    async def echo(self, payload: bytes) -> bytes:
+        return payload
+
+
+def start_simulator(port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen([sys.executable, "-m", "aegis_ray", "sim", "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_sim/health").raise_for_status()
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError("the simulated model server did not start")
+
+
+async def timed(paths: dict[str, Callable[[], Awaitable[object]]], calls: int, warmup: int) -> dict[str, list[float]]:
+    """Per-call times of each path, interleaved call by call so that every path sees the same
+    machine conditions (on 2 cores the background load drifts more than the effect measured)."""
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for i in range(warmup + calls):
+        for name, call in paths.items():
+            started = time.perf_counter()
+            await call()
+            if i >= warmup:
+                samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": statistics.median(ordered), "p99_ms": ordered[int(0.99 * (len(ordered) - 1))],
+            "mean_ms": statistics.fmean(ordered)}
+
+
+async def measure(base_url: str, calls: int, warmup: int) -> dict[str, dict[str, float]]:
+    import openai
+
+    from actors.cluster import connect
+    from actors.registry import ActorEndpoint
+    from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway, ModelEndpoint, ModelRef
+    from aegis_ray.types import Message, ModelRequest
+
+    messages = [{"role": "user", "content": "What is the capital of Australia?"}]
+    raw = openai.AsyncOpenAI(api_key="sim", base_url=f"{base_url}/v1", max_retries=0)
+    config = EndpointConfig(ref=ModelRef(provider="sim", model="sim-honest"), api_key=SecretStr("sim"),
+                            base_url=f"{base_url}/v1")
+    request = ModelRequest(messages=(Message.user(messages[0]["content"]),))
+    in_process = Gateway(EndpointCache(lambda _: ModelEndpoint(config)), ["sim:sim-honest"])
+    connect(num_cpus=2, object_store_memory=256 * 2**20)
+    through_actor = Gateway(EndpointCache(lambda _: ActorEndpoint(config)), ["sim:sim-honest"])
+    echo = EchoActor.remote()
+    payload = request.model_dump_json().encode()
+
+    async def raw_call() -> object:
+        return await raw.chat.completions.create(model="sim-honest", messages=messages)
+
+    samples = await timed({"raw openai SDK": raw_call,
+                           "gateway (in-process)": lambda: in_process.complete(request),
+                           "gateway + ProviderActor": lambda: through_actor.complete(request),
+                           "no-op async actor (floor)": lambda: echo.echo.remote(payload)}, calls, warmup)
+    await raw.close()
+    return {name: summary(times) for name, times in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--port", type=int, default=8931)
+    args = parser.parse_args()
+
+    server = start_simulator(args.port)
+    try:
+        results = asyncio.run(measure(f"http://127.0.0.1:{args.port}", args.calls, args.warmup))
+    finally:
+        server.terminate()
+    baseline = results["raw openai SDK"]["p50_ms"]
+    actor = results["gateway + ProviderActor"]["p50_ms"]
+    print(f"{'path':26} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
+    for name, row in results.items():
+        print(f"{name:26} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} {row['p50_ms'] / baseline:7.2f}")
+    overhead = actor - baseline
+    floor = results["no-op async actor (floor)"]["p50_ms"]
+    print(f"of which a bare actor round trip (no work) is {floor:.2f} ms on this machine")
+    verdict = "meets" if overhead <= TARGET_OVERHEAD_MS else "misses"
+    print(f"overhead of gateway + ProviderActor at p50: {overhead:.2f} ms "
+          f"({verdict} the {TARGET_OVERHEAD_MS} ms target)")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "calls": args.calls, "results": results, "baseline": "raw openai SDK",
+        "overhead_p50_ms": overhead, "actor_round_trip_floor_p50_ms": floor, "ratio_p50": actor / baseline,
+        "target_overhead_ms": TARGET_OVERHEAD_MS,
+        "meets_target": overhead <= TARGET_OVERHEAD_MS,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

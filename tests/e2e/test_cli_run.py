@@ -1,0 +1,128 @@
+"""`aegis` as a user runs it: a subprocess with a clean environment (no keys, no AEGIS_* settings)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aegis_ray.types import RunResult
+
+pytestmark = pytest.mark.e2e
+
+AEGIS = [sys.executable, "-m", "aegis_ray"]
+QUESTION = "What is the capital of Australia?"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    drop = ("AEGIS_", "RAY_ADDRESS", "OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    return {**env, **extra}
+
+
+def aegis(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AEGIS, *args], capture_output=True, text=True, timeout=180,
+                          env=env or clean_env(), cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def cluster_address(ray_cluster: None) -> str:
+    import ray
+
+    return ray.get_runtime_context().gcs_address
+
+
+def test_run_on_a_fresh_machine_answers_from_the_labelled_simulator(tmp_path: Path) -> None:
+    result = aegis("run", QUESTION, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Canberra" in result.stdout
+    assert "SIMULATED MODEL" in result.stderr and "OPENAI_API_KEY" in result.stderr
+    assert "sim:sim-honest (simulated)" in result.stderr and "cost $" in result.stderr
+
+
+def test_run_json_validates_against_the_result_model(tmp_path: Path) -> None:
+    result = aegis("run", QUESTION, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    parsed = RunResult.model_validate_json(result.stdout)
+    assert parsed.simulated and parsed.model == "sim:sim-honest" and "Canberra" in parsed.answer.text
+    assert parsed.usage.input_tokens > 0 and parsed.cost_usd is not None and parsed.cost_usd > 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "   "], "the task is empty"),
+    (["run", "hi", "--model", "gpt-4o"], "cannot route model 'gpt-4o'"),
+    (["run", "hi", "--model", "openai:gpt-4o-mini"], "no API key for openai:gpt-4o-mini"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    result = aegis(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_unknown_model_on_a_live_endpoint_exits_2(cluster_address: str, tmp_path: Path) -> None:
+    result = aegis("run", "hi", "--model", "sim:no-such-model", env=clean_env(RAY_ADDRESS=cluster_address),
+                   cwd=tmp_path)
+    assert result.returncode == 2
+    assert "404" in result.stderr and "no-such-model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_endpoint_is_a_failed_run(cluster_address: str, tmp_path: Path) -> None:
+    env = clean_env(RAY_ADDRESS=cluster_address, AEGIS_RETRY__MAX_ATTEMPTS="2")
+    result = aegis("run", "hi", "--model", "openai-compatible:http://127.0.0.1:9/v1:llama", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def locked_sim(tmp_path: Path) -> Iterator[str]:
+    """`aegis sim serve` in its own process, requiring an API key."""
+    config = tmp_path / "sim.json"
+    config.write_text(json.dumps({"api_keys": ["right-key"]}))
+    port = _free_port()
+    server = subprocess.Popen([*AEGIS, "sim", "serve", "--port", str(port), "--config", str(config)],
+                              env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/_sim/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_bad_key_exits_2_and_the_right_key_answers(locked_sim: str, cluster_address: str, tmp_path: Path) -> None:
+    model = f"openai-compatible:{locked_sim}/v1:sim-honest"
+    wrong = aegis("run", QUESTION, "--model", model, cwd=tmp_path,
+                  env=clean_env(RAY_ADDRESS=cluster_address, OPENAI_API_KEY="wrong-key"))
+    assert wrong.returncode == 2 and "401" in wrong.stderr and "check the API key" in wrong.stderr
+    right = aegis("run", QUESTION, "--model", model, "--json", cwd=tmp_path,
+                  env=clean_env(RAY_ADDRESS=cluster_address, OPENAI_API_KEY="right-key"))
+    assert right.returncode == 0, right.stderr
+    assert RunResult.model_validate_json(right.stdout).answer.text == "Canberra."
+
+
+def test_models_lists_the_capability_matrix(tmp_path: Path) -> None:
+    result = aegis("models", "--json", cwd=tmp_path)
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    assert report["providers_with_keys"] == [] and report["capabilities"]["openai-responses"]["responses_api"]
