@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from aegis_ray.errors import ConfigError
+from aegis_ray.sandbox.base import SandboxLimits
 
 ProviderName = Literal["openai", "openai-responses", "anthropic", "gemini", "openai-compatible", "sim"]
 
@@ -73,6 +74,12 @@ class TelemetrySettings(Policy):
     max_queue_size: int = Field(default=2048, gt=0, description="Bound of the span export queue.")
 
 
+class SandboxSettings(Policy):
+    backend: Literal["auto", "bubblewrap", "docker"] = "auto"
+    image: str = Field(default="python:3.11-slim", description="Image for the docker backend.")
+    limits: SandboxLimits = SandboxLimits()
+
+
 class ProviderCredentials(Policy):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -110,6 +117,9 @@ class Settings(BaseSettings):
     breaker: BreakerPolicy = BreakerPolicy()
     rate_limit: RateLimitPolicy = RateLimitPolicy()
     telemetry: TelemetrySettings = TelemetrySettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    approval: Literal["ask", "auto", "deny"] = Field(
+        default="ask", description="Policy for mutating and executing tools.")
     prices: dict[str, Price] = Field(default_factory=dict, description="Overrides of the shipped table.")
 
     @classmethod

@@ -155,3 +155,65 @@ class AllModelsFailedError(AegisError):
     def exit_code(self) -> int:  # type: ignore[override]
         # When every failure was the caller's doing (bad key, unknown model) it is bad input.
         return 2 if all(isinstance(e, BadInputError) for e in self.errors.values()) else 1
+
+
+# --- tools and sandbox -----------------------------------------------------------------------
+
+
+class ToolError(AegisError):
+    """A tool call could not be carried out; the model sees the message as the tool's result."""
+
+
+class ToolArgumentsError(ToolError, BadInputError):
+    """A tool was called with arguments that do not validate against its schema."""
+
+
+class PathConfinementError(ToolError, BadInputError):
+    """A path points outside the session workspace (traversal, absolute, symlink escape, device)."""
+
+
+class ApprovalDeniedError(ToolError):
+    """A human (or the policy) refused a mutating or executing tool call."""
+
+
+class SandboxError(ToolError):
+    """Untrusted code did not finish normally inside the sandbox. `outcome` names why."""
+
+    outcome = "failed"
+
+    def __init__(self, message: str, *, exit_code: int | None = None, stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+
+
+class SandboxUnavailableError(ConfigError):
+    """No sandbox backend can run here; Aegis never falls back to running code unsandboxed."""
+
+
+class SandboxCommandFailedError(SandboxError):
+    """The command exited non-zero (denied syscalls, missing files and refused connections end here)."""
+
+
+class SandboxTimeoutError(SandboxError):
+    outcome = "timeout"
+
+
+class SandboxOutputLimitError(SandboxError):
+    outcome = "output_limit"
+
+
+class SandboxMemoryLimitError(SandboxError):
+    outcome = "memory_limit"
+
+
+class SandboxCpuLimitError(SandboxError):
+    outcome = "cpu_limit"
+
+
+class SandboxProcessLimitError(SandboxError):
+    outcome = "process_limit"
+
+
+class SandboxFileSizeLimitError(SandboxError):
+    outcome = "file_size_limit"
