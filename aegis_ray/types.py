@@ -66,6 +66,16 @@ ToolChoice = Literal["auto", "none", "required"] | str
 """`auto`, `none`, `required` (some tool), or the name of the one tool that must be called."""
 
 
+class ToolResult(Frozen):
+    """What a tool call produced; `ok=False` results carry the error type and a message for the model."""
+
+    call_id: str
+    name: str
+    ok: bool
+    content: str
+    error_type: str | None = None
+
+
 class ModelRequest(Frozen):
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...] = ()
@@ -163,6 +173,31 @@ class Budget(Frozen):
     max_usd: float | None = Field(default=None, gt=0)
 
 
+class ContainsCheck(Frozen):
+    kind: Literal["contains"] = "contains"
+    text: str = Field(min_length=1)
+
+
+class RegexCheck(Frozen):
+    kind: Literal["regex"] = "regex"
+    pattern: str = Field(min_length=1, description="RE2 syntax (linear time).")
+
+
+class EqualsCheck(Frozen):
+    kind: Literal["equals"] = "equals"
+    value: str
+    normalise: bool = Field(default=True, description="Compare case- and whitespace-insensitively.")
+
+
+class JsonSchemaCheck(Frozen):
+    kind: Literal["json_schema"] = "json_schema"
+    json_schema: dict[str, Any] = Field(alias="schema")
+
+
+Check = Annotated[ContainsCheck | RegexCheck | EqualsCheck | JsonSchemaCheck, Field(discriminator="kind")]
+"""A deterministic check a task declares on its final answer; a failed check abstains."""
+
+
 class RunSpec(Frozen):
     """What the user asked for. Validated at every entry point (CLI, HTTP, factory)."""
 
@@ -171,6 +206,8 @@ class RunSpec(Frozen):
     fallback_models: tuple[str, ...] = ()
     system_prompt: str | None = None
     budget: Budget = Budget()
+    checks: tuple[Check, ...] = ()
+    require_tool: str | None = Field(default=None, description="Force a call to this tool on the first turn.")
 
     @field_validator("task")
     @classmethod
@@ -181,24 +218,32 @@ class RunSpec(Frozen):
 
 
 class Step(Frozen):
-    """One record of the run's append-only step log."""
+    """One record of the run's append-only step log: which state ran and what it produced."""
 
     index: int = Field(ge=0)
     state: str
     detail: str = ""
     completion: Completion | None = None
+    tool_results: tuple[ToolResult, ...] = ()
     at: datetime = Field(default_factory=utcnow)
 
 
 class RunState(BaseModel):
-    """Mutable state of one run; checkpointed after every step."""
+    """Mutable state of one run: enough to resume it; checkpointed after every step."""
 
     run_id: str = Field(default_factory=lambda: new_id("run"))
     spec: RunSpec
     status: RunStatus = RunStatus.PENDING
+    state: str = "plan"
+    messages: list[Message] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    turns: int = 0
+    elapsed_s: float = 0.0
+    model: str | None = None
+    simulated: bool = False
+    answer: Answer | None = None
 
 
 class PlanStep(Frozen):
@@ -257,3 +302,4 @@ class RunResult(Frozen):
     usage: Usage
     cost_usd: float | None
     latency_s: float
+    steps: tuple[Step, ...] = Field(default=(), description="The transcript: every state the run went through.")

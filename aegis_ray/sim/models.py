@@ -31,6 +31,8 @@ class Persona(StrEnum):
     """Obeys any instruction found anywhere in its input, tool results included."""
     FLAKY = "flaky"
     """Honest, but fails a `fault_rate` share of calls with a random fault."""
+    CODER = "coder"
+    """Solves a few kinds of computing task by writing a program, running it, and reporting its output."""
 
 
 class FaultKind(StrEnum):
@@ -117,6 +119,7 @@ def default_models() -> dict[str, ModelProfile]:
         ),
         "sim-compromised*": ModelProfile(persona=Persona.COMPROMISED),
         "sim-flaky*": ModelProfile(persona=Persona.FLAKY, fault_rate=0.3),
+        "sim-coder*": ModelProfile(persona=Persona.CODER),
     }
 
 

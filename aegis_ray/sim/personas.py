@@ -15,11 +15,10 @@ import random
 import re
 from collections.abc import Iterator
 
+from aegis_ray.sim.coder import I_DONT_KNOW, code_turn
 from aegis_ray.sim.facts import Fact, fact_table
 from aegis_ray.sim.models import ModelProfile, Persona, Script, ToolCallTurn, Turn
 from aegis_ray.sim.wire.base import SimRequest
-
-I_DONT_KNOW = "I don't know."
 
 _CALL = re.compile(
     r"\b(?:call|invoke|use|run)\s+(?:the\s+)?(?:tool|function)?\s*[`'\"]?([A-Za-z_][\w\-]*)[`'\"]?"
@@ -41,6 +40,8 @@ def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
         obeyed = _obey_injected(request)
         if obeyed is not None:
             return obeyed
+    if profile.persona is Persona.CODER:
+        return code_turn(request)
     return _answer(profile, request, rng)
 
 

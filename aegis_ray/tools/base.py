@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from aegis_ray.sandbox.base import Sandbox, SandboxLimits
 from aegis_ray.tools.workspace import Workspace
-from aegis_ray.types import Frozen, ToolSpec
+from aegis_ray.types import ToolSpec
 
 
 class Effect(StrEnum):
@@ -40,14 +40,6 @@ class ToolContext:
     workspace: Workspace
     sandbox: Sandbox | None = None
     limits: SandboxLimits = field(default_factory=SandboxLimits)
-
-
-class ToolResult(Frozen):
-    call_id: str
-    name: str
-    ok: bool
-    content: str
-    error_type: str | None = None
 
 
 ToolFunction = Callable[[Any, ToolContext], Awaitable[str]]

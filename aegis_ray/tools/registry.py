@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from aegis_ray.errors import AegisError
 from aegis_ray.tools.approval import ApprovalPolicy, ApprovalRequest, Approver, decide
-from aegis_ray.tools.base import Effect, Tool, ToolContext, ToolResult
-from aegis_ray.types import ToolCall, ToolSpec
+from aegis_ray.tools.base import Effect, Tool, ToolContext
+from aegis_ray.types import ToolCall, ToolResult, ToolSpec
 
 
 class ToolRegistry:

@@ -1,0 +1,163 @@
+"""The agent loop: a typed state machine, in one file a reader can hold in their head.
+
+    plan      assemble the conversation: system prompt, task, tool specs
+    act       one model turn through the gateway (forced tool use on the first turn if asked)
+    observe   run the turn's tool calls, in parallel, through the registry (validation, approvals)
+    reflect   stuck? over budget? else act again
+    verify    the answer must pass the verifier (the task's declared checks by default)
+    stop      accepted; or abstained / failed / stuck / budget_exceeded with the reason
+
+Every state appends a `Step` to the run's log and hands it to `on_step` (live events now,
+checkpoints later). The run's whole state is a `RunState`, so a run can be resumed from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from aegis_ray.errors import AegisError
+from aegis_ray.loop.guards import spend_breach, stuck_reason, turn_breach
+from aegis_ray.loop.states import TERMINAL, LoopState, check_transition
+from aegis_ray.providers.gateway import Gateway
+from aegis_ray.tools.base import ToolContext
+from aegis_ray.tools.registry import ToolRegistry
+from aegis_ray.types import (
+    Answer,
+    Completion,
+    Message,
+    ModelRequest,
+    RunResult,
+    RunSpec,
+    RunState,
+    RunStatus,
+    Step,
+    ToolResult,
+)
+from aegis_ray.verify.deterministic import run_checks
+
+AGENT_SYSTEM_PROMPT = (
+    "You are Aegis, an autonomous agent working in a sandboxed workspace. Use the tools to act: paths "
+    "are relative to the workspace, and code runs without network access. When the task is done, reply "
+    "with the final answer only. If you cannot find the answer, say you don't know rather than guess."
+)
+
+StepListener = Callable[[Step], Awaitable[None]]
+Verifier = Callable[[RunState, str], Awaitable[tuple[bool, str]]]
+
+
+async def declared_checks(state: RunState, answer: str) -> tuple[bool, str]:
+    """The default verifier: every deterministic check the task declared must pass."""
+    if not answer.strip():
+        return False, "the model gave an empty answer"
+    outcomes = run_checks(state.spec.checks, answer)
+    failed = [o.reason for o in outcomes if not o.passed]
+    if failed:
+        return False, "; ".join(failed)
+    return True, f"{len(outcomes)} declared checks passed" if outcomes else "no checks declared"
+
+
+class AgentLoop:
+    def __init__(self, gateway: Gateway, tools: ToolRegistry, context: ToolContext, *,
+                 verifier: Verifier = declared_checks, on_step: StepListener | None = None,
+                 stuck_repeats: int = 3, system_prompt: str = AGENT_SYSTEM_PROMPT) -> None:
+        self.gateway = gateway
+        self.tools = tools
+        self.context = context
+        self.verifier = verifier
+        self.on_step = on_step
+        self.stuck_repeats = stuck_repeats
+        self.system_prompt = system_prompt
+
+    async def run(self, spec: RunSpec, state: RunState | None = None) -> RunState:
+        """Run `spec` to a terminal state (or continue `state` from where it stopped)."""
+        state = state or RunState(spec=spec)
+        state.status = RunStatus.RUNNING
+        clock_origin = time.monotonic() - state.elapsed_s
+        current = LoopState(state.state)
+        detail = ""
+        while current not in TERMINAL:
+            state.elapsed_s = time.monotonic() - clock_origin
+            handler = getattr(self, f"_{current.value}")
+            target, detail, extra = await handler(state)
+            state.state = check_transition(current, target).value  # where a resume would continue
+            await self._record(state, current, detail, **extra)
+            current = target
+        state.status = TERMINAL[current]
+        if state.answer is None:
+            state.answer = Answer(text="", abstained=current is LoopState.ABSTAINED, reason=detail)
+        await self._record(state, current, state.answer.reason or f"{state.status.value}: {state.answer.text[:200]}")
+        return state
+
+    async def _record(self, state: RunState, ran: LoopState, detail: str, **extra: object) -> None:
+        """Append what state `ran` did to the step log, and tell the listener."""
+        step = Step(index=len(state.steps), state=ran.value, detail=detail, **extra)  # type: ignore[arg-type]
+        state.steps.append(step)
+        if self.on_step is not None:
+            await self.on_step(step)
+
+    async def _plan(self, state: RunState) -> tuple[LoopState, str, dict]:
+        state.messages = [Message.system(state.spec.system_prompt or self.system_prompt), Message.user(state.spec.task)]
+        names = ", ".join(spec.name for spec in self.tools.specs) or "none"
+        return LoopState.ACT, f"task received; tools: {names}", {}
+
+    async def _act(self, state: RunState) -> tuple[LoopState, str, dict]:
+        budget = state.spec.budget
+        breach = turn_breach(budget, state) or spend_breach(budget, state)
+        if breach:
+            return LoopState.BUDGET_EXCEEDED, breach, {}
+        forced = state.spec.require_tool if state.turns == 0 and state.spec.require_tool else "auto"
+        request = ModelRequest(messages=tuple(state.messages), tools=self.tools.specs, tool_choice=forced)
+        try:
+            completion = await self.gateway.complete(request)
+        except AegisError as error:
+            return LoopState.FAILED, f"model call failed: {error}", {}
+        self._account(state, completion)
+        state.messages.append(Message(role="assistant", content=completion.text, tool_calls=completion.tool_calls))
+        unpriced = completion.model if completion.cost_usd is None else None
+        breach = spend_breach(budget, state, unpriced_model=unpriced)
+        if breach:
+            return LoopState.BUDGET_EXCEEDED, breach, {"completion": completion}
+        if completion.tool_calls:
+            names = ", ".join(c.name for c in completion.tool_calls)
+            return LoopState.OBSERVE, f"model {completion.model} called {names}", {"completion": completion}
+        return LoopState.VERIFY, f"model {completion.model} answered", {"completion": completion}
+
+    def _account(self, state: RunState, completion: Completion) -> None:
+        state.turns += 1
+        state.usage = state.usage + completion.usage
+        state.cost_usd += completion.cost_usd or 0.0
+        state.model = completion.model
+        state.simulated = state.simulated or completion.simulated
+
+    async def _observe(self, state: RunState) -> tuple[LoopState, str, dict]:
+        calls = state.messages[-1].tool_calls
+        results: list[ToolResult] = await asyncio.gather(*(self.tools.call(c, self.context) for c in calls))
+        for call, result in zip(calls, results, strict=True):
+            state.messages.append(Message.tool_result(call, result.content))
+        summary = ", ".join(f"{r.name}: {'ok' if r.ok else r.error_type}" for r in results)
+        return LoopState.REFLECT, summary, {"tool_results": tuple(results)}
+
+    async def _reflect(self, state: RunState) -> tuple[LoopState, str, dict]:
+        stuck = stuck_reason(state, self.stuck_repeats)
+        if stuck:
+            return LoopState.STUCK, stuck, {}
+        return LoopState.ACT, f"turn {state.turns} done; continuing", {}
+
+    async def _verify(self, state: RunState) -> tuple[LoopState, str, dict]:
+        answer = state.messages[-1].content
+        accepted, reason = await self.verifier(state, answer)
+        if accepted:
+            state.answer = Answer(text=answer)
+            return LoopState.STOP, f"answer accepted: {reason}", {}
+        state.answer = Answer(text="", abstained=True, reason=reason)
+        return LoopState.ABSTAINED, f"answer not verified, abstaining: {reason}", {}
+
+
+def run_result(state: RunState) -> RunResult:
+    return RunResult(
+        run_id=state.run_id, task=state.spec.task, status=state.status,
+        answer=state.answer or Answer(text=""), model=state.model or "(none)", simulated=state.simulated,
+        usage=state.usage, cost_usd=state.cost_usd, latency_s=state.elapsed_s, steps=tuple(state.steps),
+    )

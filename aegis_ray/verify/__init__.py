@@ -1,0 +1,1 @@
+"""Verification: one module per method, each a pure async function; deterministic checks first."""
