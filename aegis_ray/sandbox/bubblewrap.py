@@ -116,8 +116,10 @@ class BubblewrapSandbox:
         for etc in _ETC_FILES:
             if Path(etc).exists():
                 args += ["--ro-bind", etc, etc]
+        # The root is bwrap's own tmpfs: remount it read-only last, so that only /workspace and /tmp
+        # take writes (a write to /etc would otherwise land, harmlessly but surprisingly, in that tmpfs).
         return [*args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--bind", str(workspace.resolve()), "/workspace", "--chdir", "/workspace"]
+                "--bind", str(workspace.resolve()), "/workspace", "--chdir", "/workspace", "--remount-ro", "/"]
 
     def command(self, argv: Sequence[str], workspace: Path, limits: SandboxLimits,
                 env: Mapping[str, str] | None = None, cgroup: Path | None = None) -> list[str]:
