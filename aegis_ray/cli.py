@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -18,9 +19,10 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from aegis_ray.config import load_settings
+from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import AegisError, BadInputError
-from aegis_ray.types import RunResult, RunSpec
+from aegis_ray.tools.approval import ApprovalPolicy
+from aegis_ray.types import Budget, RunResult, RunSpec, RunStatus, new_id
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aegis: a verifying agent harness on Ray.")
 sim_app = typer.Typer(no_args_is_help=True, help="The simulated model server (for tests, demos, benchmarks).")
@@ -67,7 +69,11 @@ def _simulated_notice(model: str) -> None:
 
 
 def _print_result(result: RunResult) -> None:
-    out.print(result.answer.text, markup=False, soft_wrap=True)
+    if result.status is not RunStatus.SUCCEEDED:
+        reason = result.answer.reason or result.status.value
+        err.print(f"[bold]{result.status.value}:[/] {reason}", soft_wrap=True)
+    else:
+        out.print(result.answer.text, markup=False, soft_wrap=True)
     cost = "unknown (no price for this model)" if result.cost_usd is None else f"${result.cost_usd:.6f}"
     label = " (simulated)" if result.simulated else ""
     err.print(
@@ -83,31 +89,84 @@ def run(
     model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model, e.g. openai:gpt-4o-mini")] = None,
     fallback: Annotated[list[str] | None, typer.Option("--fallback", help="Fallback model (repeatable).")] = None,
     system: Annotated[str | None, typer.Option(help="System prompt.")] = None,
+    code: Annotated[bool, typer.Option("--code", help="Run an agent session with file, shell and Python "
+                                                      "tools in a sandboxed workspace.")] = False,
+    workspace: Annotated[Path | None, typer.Option(help="Workspace for --code (default: a new one under "
+                                                        "~/.aegis/workspaces).")] = None,
+    approve: Annotated[ApprovalPolicy | None, typer.Option(help="Mutating/executing tools: ask, auto or deny "
+                                                               "(default AEGIS_APPROVAL, else ask).")] = None,
+    max_steps: Annotated[int, typer.Option(min=1, help="Model turns at most.")] = 20,
+    max_usd: Annotated[float | None, typer.Option(min=0, help="Spend at most this many USD.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one task on the cluster (local Ray unless RAY_ADDRESS is set) and print the answer."""
-    from aegis_ray.runner import answer_task, endpoint_configurer, plan_models
+    from aegis_ray.runner import EXIT_CODES, SIMULATED_CODER_MODEL, SIMULATED_DEFAULT_MODEL, plan_models
 
-    spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system)
+    spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system,
+                   budget=Budget(max_steps=max_steps, max_usd=max_usd))
     settings = load_settings()
-    plan = plan_models(settings, spec)
+    plan = plan_models(settings, spec, SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
     with _simulator(plan.needs_simulator) as sim_url:
         from actors.cluster import connect
-        from actors.registry import ActorEndpoint
-        from aegis_ray.providers import EndpointCache, Gateway
+        from aegis_ray.runner import endpoint_configurer
         from aegis_ray.telemetry import configure_tracing
 
         configure_tracing(settings.telemetry)
         connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
         configure = endpoint_configurer(settings, sim_url)
-        gateway = Gateway(EndpointCache(lambda m: ActorEndpoint(configure(m))), plan.chain)
-        result = asyncio.run(answer_task(gateway, spec))
+        if code:
+            result = asyncio.run(_code_session(settings, spec, plan.chain, configure, workspace,
+                                               approve or settings.approval, quiet=as_json))
+        else:
+            result = asyncio.run(_single_answer(spec, plan.chain, configure))
     if result.simulated:
         _simulated_notice(result.model)
     if as_json:
         out.print_json(result.model_dump_json())
     else:
         _print_result(result)
+    raise typer.Exit(EXIT_CODES.get(result.status, 1))
+
+
+async def _single_answer(spec: RunSpec, chain: tuple[str, ...], configure: Callable[[str], Any]) -> RunResult:
+    from actors.registry import ActorEndpoint
+    from aegis_ray.providers import EndpointCache, Gateway
+    from aegis_ray.runner import answer_task
+
+    return await answer_task(Gateway(EndpointCache(lambda m: ActorEndpoint(configure(m))), chain), spec)
+
+
+async def _code_session(settings: Settings, spec: RunSpec, chain: tuple[str, ...], configure: Callable[[str], Any],
+                        workspace: Path | None, policy: ApprovalPolicy, *, quiet: bool) -> RunResult:
+    from actors.session_actor import SessionConfig, drive_session, start_session
+    from aegis_ray.loop.events import ApprovalEvent, SessionEvent, StepEvent
+    from aegis_ray.tools import terminal_approver
+
+    root = (workspace or settings.home / "workspaces" / new_id("ws")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    err.print(f"[dim]workspace {root} · approvals: {policy}[/]", soft_wrap=True)
+    config = SessionConfig(workspace=str(root), chain=chain, endpoints={m: configure(m) for m in chain},
+                           approval=policy, sandbox_backend=settings.sandbox.backend,
+                           sandbox_image=settings.sandbox.image, limits=settings.sandbox.limits)
+    approver = terminal_approver() if policy == "ask" and sys.stdin.isatty() else None
+    if policy == "ask" and approver is None:
+        err.print("[yellow]approvals are set to ask, but there is no terminal to ask on: every mutating or "
+                  "executing tool call will be denied (use --approve auto to allow them)[/]", soft_wrap=True)
+
+    async def show(event: SessionEvent) -> None:
+        if quiet:
+            return
+        if isinstance(event, StepEvent):
+            step = event.step
+            err.print(f"[cyan]{step.state:>9}[/] {step.detail}", markup=True, soft_wrap=True, highlight=False)
+            for result in step.tool_results:
+                mark = "[green]ok[/]" if result.ok else f"[red]{result.error_type}[/]"
+                first = (result.content.strip().splitlines() or [""])[-1][:160]
+                err.print(f"          ↳ {result.name} {mark} {first}", markup=True, soft_wrap=True)
+        elif isinstance(event, ApprovalEvent):
+            err.print(f"[yellow]approval needed:[/] {event.request.tool} {event.request.arguments}", soft_wrap=True)
+
+    return await drive_session(start_session(config), spec, show, approver)
 
 
 class _simulator:

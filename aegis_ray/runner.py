@@ -20,6 +20,9 @@ from aegis_ray.providers.routing import parse_model_ref
 from aegis_ray.types import Answer, Message, ModelRequest, RunResult, RunSpec, RunStatus, new_id
 
 SIMULATED_DEFAULT_MODEL = "sim:sim-honest"
+SIMULATED_CODER_MODEL = "sim:sim-coder"
+EXIT_CODES: dict[RunStatus, int] = {RunStatus.SUCCEEDED: 0, RunStatus.ABSTAINED: 3}
+"""Exit code by final status; every other status is a failed run (1)."""
 DEFAULT_SYSTEM_PROMPT = (
     "You are Aegis, a careful assistant. Answer concisely. If you do not know, say you don't know "
     "rather than guessing."
@@ -37,7 +40,7 @@ class ModelPlan(BaseModel):
         return any(parse_model_ref(m).simulated for m in self.chain)
 
 
-def plan_models(settings: Settings, spec: RunSpec) -> ModelPlan:
+def plan_models(settings: Settings, spec: RunSpec, simulated_default: str = SIMULATED_DEFAULT_MODEL) -> ModelPlan:
     """The fallback chain for `spec`: its own model, else the configured one, else the simulator."""
     if spec.model:
         chain = [spec.model, *spec.fallback_models]
@@ -48,7 +51,7 @@ def plan_models(settings: Settings, spec: RunSpec) -> ModelPlan:
         raise ConfigError(f"a key is configured for {providers} but no model is chosen",
                           hint="pass --model provider:name (e.g. openai:gpt-4o-mini) or set AEGIS_MODEL")
     else:
-        chain = [SIMULATED_DEFAULT_MODEL]
+        chain = [simulated_default]
     refs = [parse_model_ref(m) for m in chain]
     for ref in refs:
         if not ref.simulated:

@@ -1,0 +1,42 @@
+"""`SandboxActor`s: sandboxed execution as a pool of Ray actors on the workspace's node.
+
+A sandbox must run where the workspace's files are, so a pool is pinned to one node (the node of
+the session that owns the workspace). `SandboxPool` speaks the engine's `Sandbox` protocol, so tools
+cannot tell a pool from a local backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from aegis_ray.sandbox import ExecResult, SandboxBackend, SandboxLimits, make_sandbox
+
+
+@ray.remote(num_cpus=0, max_concurrency=16)
+class SandboxActor:
+    def __init__(self, backend: SandboxBackend, image: str | None) -> None:
+        self._sandbox = make_sandbox(backend, image)
+
+    async def run(self, argv: Sequence[str], workspace: str, limits: SandboxLimits,
+                  env: Mapping[str, str] | None = None) -> ExecResult:
+        return await self._sandbox.run(argv, Path(workspace), limits, env)
+
+
+class SandboxPool:
+    """Round-robin over `size` SandboxActors pinned to this node."""
+
+    backend = "actor-pool"
+
+    def __init__(self, size: int, backend: SandboxBackend = "auto", image: str | None = None) -> None:
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        self.actors = [SandboxActor.options(scheduling_strategy=here).remote(backend, image) for _ in range(size)]
+        self._next = itertools.cycle(self.actors)
+
+    async def run(self, argv: Sequence[str], workspace: Path, limits: SandboxLimits,
+                  env: Mapping[str, str] | None = None) -> ExecResult:
+        return await next(self._next).run.remote(list(argv), str(workspace), limits, dict(env or {}))
