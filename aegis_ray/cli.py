@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -27,6 +28,8 @@ from aegis_ray.types import Budget, RunResult, RunSpec, RunStatus, new_id
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aegis: a verifying agent harness on Ray.")
 sim_app = typer.Typer(no_args_is_help=True, help="The simulated model server (for tests, demos, benchmarks).")
 app.add_typer(sim_app, name="sim")
+mcp_app = typer.Typer(no_args_is_help=True, help="Model Context Protocol: Aegis as an MCP server.")
+app.add_typer(mcp_app, name="mcp")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -169,22 +172,16 @@ async def _code_session(settings: Settings, spec: RunSpec, chain: tuple[str, ...
     return await drive_session(start_session(config), spec, show, approver)
 
 
-class _simulator:
-    """Context: a background simulated server when the plan needs one, yielding its URL (or None)."""
+@contextmanager
+def _simulator(needed: bool) -> Iterator[str | None]:
+    """A background simulated server while the block runs, when the model plan needs one; its URL."""
+    if not needed:
+        yield None
+        return
+    from aegis_ray.sim import SimServer
 
-    def __init__(self, needed: bool) -> None:
-        self._server = None
-        if needed:
-            from aegis_ray.sim import SimServer
-
-            self._server = SimServer()
-
-    def __enter__(self) -> str | None:
-        return self._server.start().base_url if self._server else None
-
-    def __exit__(self, *_: object) -> None:
-        if self._server:
-            self._server.stop()
+    with SimServer() as server:
+        yield server.base_url
 
 
 @app.command()
@@ -223,6 +220,41 @@ def sim_serve(
               f"{', '.join(sim_config.models)}\n  OpenAI base URL  http://{host}:{port}/v1\n"
               f"  Anthropic / Gemini base URL  http://{host}:{port}\n  use it with AEGIS_SIM_URL=http://{host}:{port}")
     serve_forever(sim_config, host, port)
+
+
+@mcp_app.command("serve")
+@reports_errors
+def mcp_serve(
+    workspace: Annotated[Path, typer.Option(help="Workspace the file and exec tools are confined to.")] = Path("."),
+    http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+    approve: Annotated[ApprovalPolicy, typer.Option(help="auto or deny: the MCP host asks its own user.")] = "auto",
+) -> None:
+    """Serve Aegis's tools (files, sandboxed exec, run, verify) over MCP (stdio by default)."""
+    from aegis_ray.mcp_server import build_server, run_tool, serve_http, serve_stdio, verify
+    from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
+    from aegis_ray.runner import endpoint_configurer, plan_models
+    from aegis_ray.sandbox import make_sandbox
+    from aegis_ray.tools import BUILTIN_TOOLS, ToolContext, ToolRegistry, Workspace
+
+    if approve == "ask":
+        raise BadInputError("--approve ask needs a person at this end; over MCP the host asks its own user",
+                            hint="use --approve auto (the default) or deny")
+    settings = load_settings()
+    plan = plan_models(settings, RunSpec(task="(mcp)"))
+    context = ToolContext(workspace=Workspace(workspace.resolve()), limits=settings.sandbox.limits,
+                          sandbox=make_sandbox(settings.sandbox.backend, settings.sandbox.image))
+    with _simulator(plan.needs_simulator) as sim_url:
+        configure = endpoint_configurer(settings, sim_url)
+        gateway = Gateway(EndpointCache(lambda m: ModelEndpoint(configure(m))), plan.chain)
+        server = build_server(ToolRegistry([*BUILTIN_TOOLS, run_tool(gateway), verify], policy=approve), context)
+        where = f"http://{host}:{port}/mcp" if http else "stdio"
+        err.print(f"[dim]aegis MCP server · workspace {context.workspace.root} · {where}[/]", soft_wrap=True)
+        if http:
+            serve_http(server, host, port)
+        else:
+            asyncio.run(serve_stdio(server))
 
 
 def main() -> None:

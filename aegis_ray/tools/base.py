@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from aegis_ray.sandbox.base import Sandbox, SandboxLimits
 from aegis_ray.tools.workspace import Workspace
@@ -52,15 +52,40 @@ class Tool:
     effect: Effect
     args_model: type[BaseModel]
     function: ToolFunction
+    input_schema: dict[str, Any] | None = None
+    """The schema as published, when the tool came with one (MCP); else derived from `args_model`."""
 
     @property
     def spec(self) -> ToolSpec:
-        schema = self.args_model.model_json_schema()
+        schema = dict(self.input_schema or self.args_model.model_json_schema())
         schema.pop("title", None)
+        schema.pop("$schema", None)
         return ToolSpec(name=self.name, description=self.description, parameters=schema)
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> str:
         return await self.function(args, ctx)
+
+
+def json_schema_args(name: str, schema: dict[str, Any]) -> type[BaseModel]:
+    """An argument model that accepts what `schema` (a JSON schema) accepts, and nothing else."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+
+    class JsonSchemaArgs(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+        @model_validator(mode="before")
+        @classmethod
+        def _valid(cls, data: Any) -> Any:
+            errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+            if errors:
+                where = ".".join(map(str, errors[0].path)) or "arguments"
+                raise ValueError(f"{where}: {errors[0].message}")
+            return data
+
+    JsonSchemaArgs.__name__ = f"{name}_args"
+    return JsonSchemaArgs
 
 
 def tool(effect: Effect, name: str | None = None) -> Callable[[ToolFunction], Tool]:

@@ -126,3 +126,25 @@ def test_models_lists_the_capability_matrix(tmp_path: Path) -> None:
     assert result.returncode == 0
     report = json.loads(result.stdout)
     assert report["providers_with_keys"] == [] and report["capabilities"]["openai-responses"]["responses_api"]
+
+
+def test_run_code_writes_runs_and_answers_in_the_sandbox(cluster_address: str, tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    result = aegis("run", "--code", "Compute the 20th Fibonacci number", "--approve", "auto", "--workspace",
+                   str(workspace), env=clean_env(RAY_ADDRESS=cluster_address), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "6765"
+    for state in ("plan", "act", "observe", "reflect", "verify", "stop"):
+        assert f"{state} " in result.stderr  # live events, as they happened
+    assert "run_command ok 6765" in result.stderr and "SIMULATED MODEL" in result.stderr
+    assert (workspace / "solution.py").exists()
+
+
+def test_run_code_without_a_terminal_denies_execution(cluster_address: str, tmp_path: Path) -> None:
+    result = aegis("run", "--code", "Compute the 20th Fibonacci number", "--workspace", str(tmp_path / "ws"),
+                   "--json", env=clean_env(RAY_ADDRESS=cluster_address), cwd=tmp_path)
+    parsed = RunResult.model_validate_json(result.stdout)
+    denied = [r for s in parsed.steps for r in s.tool_results if r.error_type == "ApprovalDeniedError"]
+    assert {r.name for r in denied} == {"write_file", "run_command"}
+    assert "no terminal to ask on" in result.stderr
+    assert not (tmp_path / "ws" / "solution.py").exists()
