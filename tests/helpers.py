@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
 from pydantic import SecretStr
 
 from aegis_ray.config import BreakerPolicy, RateLimitPolicy, RetryPolicy
@@ -23,3 +28,21 @@ def sim_endpoint(sim: SimServer, model: str = "sim-honest", provider: str = "sim
         timeout_s=timeout_s, retry=retry, breaker=breaker or BreakerPolicy(),
         rate_limit=rate_limit or RateLimitPolicy(),
     )
+
+
+POSTGRES_URL = os.environ.get("AEGIS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema on the real PostgreSQL server; yields a URL whose search_path is that schema."""
+    import psycopg
+
+    schema = f"aegis_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")

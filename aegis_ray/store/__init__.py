@@ -1,0 +1,36 @@
+"""Durable storage: one store contract, SQLite (embedded default) and PostgreSQL implementations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aegis_ray.store.base import (
+    EffectOutcomeUnknownError,
+    EffectWriter,
+    FencedOutError,
+    Job,
+    RunRecord,
+    Store,
+)
+
+
+async def open_store(database_url: str | None, home: Path) -> Store:
+    """PostgreSQL when a `postgresql://` URL is given, else SQLite at `home/aegis.db`; migrated."""
+    store: Store
+    if database_url and database_url.startswith(("postgres://", "postgresql://")):
+        from aegis_ray.store.postgres import PostgresStore
+
+        store = PostgresStore(database_url)
+    elif database_url and database_url.startswith("sqlite:///"):
+        from aegis_ray.store.sqlite import SqliteStore
+
+        store = SqliteStore(Path(database_url.removeprefix("sqlite:///")))
+    else:
+        from aegis_ray.store.sqlite import SqliteStore
+
+        store = SqliteStore(home / "aegis.db")
+    await store.migrate()
+    return store
+
+
+__all__ = ["EffectOutcomeUnknownError", "EffectWriter", "FencedOutError", "Job", "RunRecord", "Store", "open_store"]

@@ -1,0 +1,333 @@
+"""The checkpoint store contract, written once in SQL; backends supply only transactions and dialect.
+
+The store is the system of record (Ray's object store only holds hot copies). It keeps runs with
+their latest checkpoint, an append-only step log, the effect ledger (exactly-once side effects), the
+job queue, approvals and flags. A claimed run has an `epoch`: every write of that run names it,
+and a write with a stale epoch (a worker that lost its lease) is refused with `FencedOutError`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from aegis_ray.errors import AegisError
+from aegis_ray.store.schema import MIGRATIONS, SCHEMA_VERSION
+from aegis_ray.types import RunSpec, RunState, RunStatus, Step
+
+Row = tuple[Any, ...]
+
+
+class FencedOutError(AegisError):
+    """A write for a run or job this worker no longer owns (its lease was taken over)."""
+
+
+class EffectOutcomeUnknownError(AegisError):
+    """A non-idempotent effect was started before a crash and never recorded: it may have happened."""
+
+
+class Tx(Protocol):
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RunRecord(Record):
+    run_id: str
+    spec: RunSpec
+    status: RunStatus
+    state: RunState | None
+    step_count: int
+    epoch: int
+    owner: str | None
+    updated: float
+
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class Job(Record):
+    job_id: str
+    payload: dict[str, Any]
+    status: JobStatus
+    attempts: int
+    max_attempts: int
+    token: int
+    worker: str | None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class EffectWriter:
+    """Handed to a transactional effect: what it writes commits with its idempotency record."""
+
+    def __init__(self, tx: Tx, run_id: str, key: str) -> None:
+        self._tx, self.run_id, self.key = tx, run_id, key
+
+    async def log(self, entry: str) -> None:
+        await self._tx.execute("INSERT INTO effect_log (run_id, effect_key, entry, created) VALUES (?, ?, ?, ?)",
+                               (self.run_id, self.key, entry, time.time()))
+
+
+def _job(row: Row) -> Job:
+    job_id, payload, status, attempts, max_attempts, token, worker, result, error = row
+    return Job(job_id=job_id, payload=json.loads(payload), status=status, attempts=attempts,
+               max_attempts=max_attempts, token=token, worker=worker,
+               result=json.loads(result) if result else None, error=error)
+
+
+_JOB_COLUMNS = "job_id, payload, status, attempts, max_attempts, token, worker, result, error"
+
+
+class Store(ABC):
+    """The contract every backend passes (`tests/integration/test_store_contract.py`)."""
+
+    serial_pk = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    lock_suffix = ""  # Postgres: " FOR UPDATE SKIP LOCKED"
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # --- schema ---------------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        """Apply every migration not yet applied; returns the schema version."""
+        async with self.transaction() as tx:
+            await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = await tx.one("SELECT MAX(version) FROM schema_version")
+            current = row[0] if row and row[0] is not None else 0
+            for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in statements:
+                    await tx.execute(statement.format(serial=self.serial_pk))
+                await tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        return SCHEMA_VERSION
+
+    # --- runs, checkpoints, step log --------------------------------------------------------------
+
+    async def create_run(self, run_id: str, spec: RunSpec) -> bool:
+        """Record a new run (pending); False if it already exists (creating twice is harmless)."""
+        now = time.time()
+        async with self.transaction() as tx:
+            if await tx.one("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
+                return False
+            await tx.execute("INSERT INTO runs (run_id, spec, status, created, updated) VALUES (?, ?, ?, ?, ?)",
+                             (run_id, spec.model_dump_json(), RunStatus.PENDING.value, now, now))
+        return True
+
+    async def claim_run(self, run_id: str, owner: str, lease_s: float) -> int:
+        """Take the run over: a new epoch (fencing token) that every later write must name."""
+        async with self.transaction() as tx:
+            row = await tx.one("SELECT epoch FROM runs WHERE run_id = ?" + self.lock_suffix, (run_id,))
+            if row is None:
+                raise AegisError(f"no run {run_id!r}", hint="create it first")
+            epoch = row[0] + 1
+            await tx.execute("UPDATE runs SET epoch = ?, owner = ?, lease_until = ?, updated = ? WHERE run_id = ?",
+                             (epoch, owner, time.time() + lease_s, time.time(), run_id))
+        return epoch
+
+    async def _fence(self, tx: Tx, run_id: str, epoch: int) -> None:
+        row = await tx.one("SELECT epoch FROM runs WHERE run_id = ?" + self.lock_suffix, (run_id,))
+        if row is None or row[0] != epoch:
+            raise FencedOutError(f"run {run_id} was taken over (epoch {row[0] if row else None}, this writer {epoch})")
+
+    async def commit_step(self, run_id: str, epoch: int, step: Step, state: RunState) -> None:
+        """Append `step` and replace the checkpoint with `state`, atomically and fenced."""
+        async with self.transaction() as tx:
+            await self._fence(tx, run_id, epoch)
+            await tx.execute("INSERT INTO steps (run_id, idx, epoch, body) VALUES (?, ?, ?, ?)",
+                             (run_id, step.index, epoch, step.model_dump_json()))
+            await tx.execute("UPDATE runs SET state = ?, status = ?, step_count = ?, updated = ? WHERE run_id = ?",
+                             (state.model_dump_json(), state.status.value, len(state.steps), time.time(), run_id))
+
+    async def set_status(self, run_id: str, epoch: int, status: RunStatus) -> None:
+        async with self.transaction() as tx:
+            await self._fence(tx, run_id, epoch)
+            await tx.execute("UPDATE runs SET status = ?, updated = ? WHERE run_id = ?",
+                             (status.value, time.time(), run_id))
+
+    async def load_run(self, run_id: str) -> RunRecord | None:
+        async with self.transaction() as tx:
+            row = await tx.one("SELECT run_id, spec, status, state, step_count, epoch, owner, updated FROM runs "
+                               "WHERE run_id = ?", (run_id,))
+        if row is None:
+            return None
+        return RunRecord(run_id=row[0], spec=RunSpec.model_validate_json(row[1]), status=RunStatus(row[2]),
+                         state=RunState.model_validate_json(row[3]) if row[3] else None, step_count=row[4],
+                         epoch=row[5], owner=row[6], updated=row[7])
+
+    async def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+        where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
+        async with self.transaction() as tx:
+            rows = await tx.all(f"SELECT run_id FROM runs {where} ORDER BY updated DESC LIMIT ?", (*params, limit))
+        records = [await self.load_run(r[0]) for r in rows]
+        return [r for r in records if r is not None]
+
+    async def steps(self, run_id: str) -> list[Step]:
+        async with self.transaction() as tx:
+            rows = await tx.all("SELECT body FROM steps WHERE run_id = ? ORDER BY idx", (run_id,))
+        return [Step.model_validate_json(r[0]) for r in rows]
+
+    async def prune_run(self, run_id: str) -> None:
+        """Drop a run's step log and effect records, keeping its final checkpoint row."""
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+            await tx.execute("DELETE FROM effects WHERE run_id = ?", (run_id,))
+
+    # --- exactly-once effects -------------------------------------------------------------------
+
+    async def effect_once(self, key: str, run_id: str, epoch: int | None,
+                          effect: Callable[[EffectWriter], Awaitable[str]]) -> tuple[str, bool]:
+        """Run a transactional effect at most once per key: its writes and its idempotency record
+        commit together. Returns (result, replayed)."""
+        async with self.transaction() as tx:
+            if epoch is not None:
+                await self._fence(tx, run_id, epoch)
+            row = await tx.one("SELECT status, result FROM effects WHERE key = ?" + self.lock_suffix, (key,))
+            if row is not None and row[0] == "done":
+                return row[1], True
+            result = await effect(EffectWriter(tx, run_id, key))
+            if row is None:
+                await tx.execute("INSERT INTO effects (key, run_id, status, result, created) VALUES (?, ?, ?, ?, ?)",
+                                 (key, run_id, "done", result, time.time()))
+            else:
+                await tx.execute("UPDATE effects SET status = 'done', result = ? WHERE key = ?", (result, key))
+        return result, False
+
+    async def effect_begin(self, key: str, run_id: str) -> tuple[Literal["new", "done", "unknown"], str | None]:
+        """Two-phase effects (files, commands, HTTP): `done` with its recorded result, `unknown` when a
+        previous attempt started and never finished (it may have happened), else `new` (now pending)."""
+        async with self.transaction() as tx:
+            row = await tx.one("SELECT status, result FROM effects WHERE key = ?" + self.lock_suffix, (key,))
+            if row is None:
+                await tx.execute("INSERT INTO effects (key, run_id, status, created) VALUES (?, ?, 'pending', ?)",
+                                 (key, run_id, time.time()))
+                return "new", None
+        return ("done", row[1]) if row[0] == "done" else ("unknown", None)
+
+    async def effect_finish(self, key: str, result: str) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("UPDATE effects SET status = 'done', result = ? WHERE key = ?", (result, key))
+
+    async def effect_log(self, run_id: str) -> list[str]:
+        async with self.transaction() as tx:
+            rows = await tx.all("SELECT entry FROM effect_log WHERE run_id = ? ORDER BY id", (run_id,))
+        return [r[0] for r in rows]
+
+    # --- job queue ------------------------------------------------------------------------------
+
+    async def enqueue(self, jobs: Sequence[tuple[str, dict[str, Any]]], max_attempts: int = 3) -> int:
+        """Add jobs by id; an id already known (queued, running or finished) is skipped."""
+        now, added = time.time(), 0
+        async with self.transaction() as tx:
+            for job_id, payload in jobs:
+                if await tx.one("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)):
+                    continue
+                await tx.execute("INSERT INTO jobs (job_id, payload, status, max_attempts, created, updated) "
+                                 "VALUES (?, ?, 'queued', ?, ?, ?)",
+                                 (job_id, json.dumps(payload), max_attempts, now, now))
+                added += 1
+        return added
+
+    async def claim_job(self, worker: str, lease_s: float) -> Job | None:
+        """The oldest queued job, or a running one whose lease expired; it gets a new fencing token."""
+        now = time.time()
+        async with self.transaction() as tx:
+            row = await tx.one(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_until < ?) "
+                "ORDER BY created LIMIT 1" + self.lock_suffix, (now,))
+            if row is None:
+                return None
+            job = _job(row)
+            token = job.token + 1
+            await tx.execute("UPDATE jobs SET status = 'running', token = ?, worker = ?, attempts = attempts + 1, "
+                             "lease_until = ?, updated = ? WHERE job_id = ?",
+                             (token, worker, now + lease_s, now, job.job_id))
+        return job.model_copy(update={"status": "running", "token": token, "worker": worker,
+                                      "attempts": job.attempts + 1})
+
+    async def _fenced_job_update(self, job: Job, sql: str, params: Sequence[Any]) -> None:
+        async with self.transaction() as tx:
+            row = await tx.one("SELECT token, status FROM jobs WHERE job_id = ?" + self.lock_suffix, (job.job_id,))
+            if row is None or row[0] != job.token or row[1] != "running":
+                raise FencedOutError(f"job {job.job_id} was taken over (token {row[0] if row else None}, "
+                                     f"this worker {job.token})")
+            await tx.execute(sql, (*params, job.job_id))
+
+    async def heartbeat(self, job: Job, lease_s: float) -> None:
+        await self._fenced_job_update(job, "UPDATE jobs SET lease_until = ? WHERE job_id = ?",
+                                      (time.time() + lease_s,))
+
+    async def finish_job(self, job: Job, result: dict[str, Any]) -> None:
+        await self._fenced_job_update(job, "UPDATE jobs SET status = 'done', result = ?, error = NULL, updated = ? "
+                                      "WHERE job_id = ?", (json.dumps(result), time.time()))
+
+    async def fail_job(self, job: Job, error: str) -> JobStatus:
+        """Requeue while attempts remain, else mark failed; returns the new status."""
+        status: JobStatus = "queued" if job.attempts < job.max_attempts else "failed"
+        await self._fenced_job_update(job, "UPDATE jobs SET status = ?, error = ?, lease_until = 0, updated = ? "
+                                      "WHERE job_id = ?", (status, error[:2000], time.time()))
+        return status
+
+    async def jobs(self, status: JobStatus | None = None, limit: int = 1000) -> list[Job]:
+        where, params = ("WHERE status = ?", (status,)) if status else ("", ())
+        async with self.transaction() as tx:
+            rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY created LIMIT ?", (*params, limit))
+        return [_job(r) for r in rows]
+
+    async def queue_counts(self) -> dict[str, int]:
+        async with self.transaction() as tx:
+            rows = await tx.all("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+        return {"queued": 0, "running": 0, "done": 0, "failed": 0} | {r[0]: r[1] for r in rows}
+
+    # --- approvals and flags --------------------------------------------------------------------
+
+    async def request_approval(self, request_id: str, run_id: str, request: dict[str, Any]) -> None:
+        async with self.transaction() as tx:
+            if not await tx.one("SELECT 1 FROM approvals WHERE request_id = ?", (request_id,)):
+                await tx.execute("INSERT INTO approvals (request_id, run_id, request, created) VALUES (?, ?, ?, ?)",
+                                 (request_id, run_id, json.dumps(request), time.time()))
+
+    async def decide_approval(self, run_id: str, approved: bool) -> int:
+        """Decide every pending approval of a run; returns how many were pending."""
+        async with self.transaction() as tx:
+            return await tx.execute("UPDATE approvals SET approved = ?, decided = ? "
+                                    "WHERE run_id = ? AND approved IS NULL", (int(approved), time.time(), run_id))
+
+    async def approval(self, request_id: str) -> bool | None:
+        """The decision on a request: None while pending (or unknown)."""
+        async with self.transaction() as tx:
+            row = await tx.one("SELECT approved FROM approvals WHERE request_id = ?", (request_id,))
+        return None if row is None or row[0] is None else bool(row[0])
+
+    async def pending_approvals(self) -> list[tuple[str, str, dict[str, Any]]]:
+        async with self.transaction() as tx:
+            rows = await tx.all("SELECT request_id, run_id, request FROM approvals WHERE approved IS NULL "
+                                "ORDER BY created")
+        return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+    async def set_flag(self, name: str, value: str) -> None:
+        async with self.transaction() as tx:
+            if await tx.one("SELECT 1 FROM flags WHERE name = ?", (name,)):
+                await tx.execute("UPDATE flags SET value = ?, updated = ? WHERE name = ?", (value, time.time(), name))
+            else:
+                await tx.execute("INSERT INTO flags (name, value, updated) VALUES (?, ?, ?)",
+                                 (name, value, time.time()))
+
+    async def flag(self, name: str) -> str | None:
+        async with self.transaction() as tx:
+            row = await tx.one("SELECT value FROM flags WHERE name = ?", (name,))
+        return row[0] if row else None
+

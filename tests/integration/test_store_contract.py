@@ -1,0 +1,164 @@
+"""The store contract: every backend passes the same suite (SQLite, and the real PostgreSQL server)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from aegis_ray.store import EffectWriter, FencedOutError, Store, open_store
+from aegis_ray.store.schema import SCHEMA_VERSION
+from aegis_ray.types import RunSpec, RunState, RunStatus, Step
+from tests.helpers import postgres_schema
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable]:
+    """Opens stores on one database (several stores = several processes sharing it)."""
+    opened: list[Store] = []
+    with postgres_schema() if request.param == "postgres" else _nothing() as url:
+        database = url if request.param == "postgres" else f"sqlite:///{tmp_path / 'aegis.db'}"
+
+        async def make() -> Store:
+            opened.append(await open_store(database, tmp_path))
+            return opened[-1]
+
+        yield make
+        for store in opened:
+            await store.close()
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def state_after(spec: RunSpec, steps: int) -> RunState:
+    state = RunState(run_id="run-1", spec=spec, status=RunStatus.RUNNING)
+    state.steps = [Step(index=i, state="act") for i in range(steps)]
+    return state
+
+
+async def test_migrations_are_idempotent(make_store) -> None:
+    store = await make_store()
+    assert await store.migrate() == SCHEMA_VERSION
+    assert await store.migrate() == SCHEMA_VERSION
+
+
+async def test_runs_checkpoints_and_the_step_log(make_store) -> None:
+    store = await make_store()
+    spec = RunSpec(task="t")
+    assert await store.create_run("run-1", spec)
+    assert not await store.create_run("run-1", spec)
+    epoch = await store.claim_run("run-1", "worker-a", lease_s=30)
+    for i in range(3):
+        state = state_after(spec, i + 1)
+        await store.commit_step("run-1", epoch, state.steps[-1], state)
+    record = await store.load_run("run-1")
+    assert record.step_count == 3 and record.status is RunStatus.RUNNING and len(record.state.steps) == 3
+    assert [s.index for s in await store.steps("run-1")] == [0, 1, 2]
+    assert [r.run_id for r in await store.list_runs(status=RunStatus.RUNNING)] == ["run-1"]
+    await store.prune_run("run-1")
+    assert await store.steps("run-1") == [] and (await store.load_run("run-1")).step_count == 3
+
+
+async def test_a_taken_over_run_fences_out_the_stale_writer(make_store) -> None:
+    store = await make_store()
+    spec = RunSpec(task="t")
+    await store.create_run("run-1", spec)
+    stale = await store.claim_run("run-1", "worker-a", lease_s=30)
+    fresh = await store.claim_run("run-1", "worker-b", lease_s=30)
+    assert fresh == stale + 1
+    with pytest.raises(FencedOutError):
+        await store.commit_step("run-1", stale, Step(index=0, state="act"), state_after(spec, 1))
+    await store.commit_step("run-1", fresh, Step(index=0, state="act"), state_after(spec, 1))
+    with pytest.raises(FencedOutError):
+        await store.effect_once("k", "run-1", stale, lambda w: w.log("x"))
+    assert await store.effect_log("run-1") == []
+
+
+async def test_transactional_effects_happen_exactly_once(make_store) -> None:
+    store = await make_store()
+    await store.create_run("run-1", RunSpec(task="t"))
+    calls = 0
+
+    async def pay(writer: EffectWriter) -> str:
+        nonlocal calls
+        calls += 1
+        await writer.log("paid 10")
+        return "receipt-1"
+
+    assert await store.effect_once("run-1/3/call-a", "run-1", None, pay) == ("receipt-1", False)
+    assert await store.effect_once("run-1/3/call-a", "run-1", None, pay) == ("receipt-1", True)
+    assert calls == 1 and await store.effect_log("run-1") == ["paid 10"]
+
+    async def crash(writer: EffectWriter) -> str:
+        await writer.log("half done")
+        raise RuntimeError("crash inside the effect")
+
+    with pytest.raises(RuntimeError):
+        await store.effect_once("run-1/4/call-b", "run-1", None, crash)
+    assert await store.effect_log("run-1") == ["paid 10"]  # rolled back with its record
+    assert await store.effect_once("run-1/4/call-b", "run-1", None, pay) == ("receipt-1", False)
+
+
+async def test_two_phase_effects_report_an_unknown_outcome(make_store) -> None:
+    store = await make_store()
+    assert await store.effect_begin("k1", "run-1") == ("new", None)
+    await store.effect_finish("k1", "ok")
+    assert await store.effect_begin("k1", "run-1") == ("done", "ok")
+    assert await store.effect_begin("k2", "run-1") == ("new", None)
+    assert await store.effect_begin("k2", "run-1") == ("unknown", None)  # began, never finished: a crash
+
+
+async def test_queue_dedupes_and_concurrent_workers_get_distinct_jobs(make_store) -> None:
+    first, second = await make_store(), await make_store()
+    assert await first.enqueue([(f"job-{i}", {"n": i}) for i in range(20)]) == 20
+    assert await second.enqueue([("job-0", {"n": 0}), ("job-20", {"n": 20})]) == 1
+    claims = await asyncio.gather(*(store.claim_job(f"w{i}", lease_s=30)
+                                    for i, store in enumerate([first, second] * 12)))
+    claimed = [job.job_id for job in claims if job is not None]
+    assert len(claimed) == 21 and len(set(claimed)) == 21
+    assert (await first.queue_counts())["running"] == 21
+
+
+async def test_an_expired_lease_is_reclaimed_and_the_old_worker_fenced(make_store) -> None:
+    store = await make_store()
+    await store.enqueue([("job-1", {})])
+    old = await store.claim_job("worker-a", lease_s=0.05)
+    await asyncio.sleep(0.1)
+    new = await store.claim_job("worker-b", lease_s=30)
+    assert new.job_id == old.job_id and new.token == old.token + 1 and new.attempts == 2
+    with pytest.raises(FencedOutError):
+        await store.finish_job(old, {"answer": "stale"})
+    await store.finish_job(new, {"answer": "fresh"})
+    assert (await store.jobs("done"))[0].result == {"answer": "fresh"}
+
+
+async def test_failed_jobs_are_retried_then_marked_failed(make_store) -> None:
+    store = await make_store()
+    await store.enqueue([("job-1", {})], max_attempts=2)
+    assert await store.fail_job(await store.claim_job("w", 30), "boom") == "queued"
+    assert await store.fail_job(await store.claim_job("w", 30), "boom again") == "failed"
+    assert await store.claim_job("w", 30) is None
+    assert (await store.jobs("failed"))[0].error == "boom again"
+
+
+async def test_approvals_and_flags(make_store) -> None:
+    store = await make_store()
+    await store.request_approval("req-1", "run-1", {"tool": "run_command"})
+    assert await store.approval("req-1") is None
+    assert [r[0] for r in await store.pending_approvals()] == ["req-1"]
+    assert await store.decide_approval("run-1", approved=True) == 1
+    assert await store.approval("req-1") is True and await store.pending_approvals() == []
+    assert await store.flag("kill_switch") is None
+    await store.set_flag("kill_switch", "stopped")
+    await store.set_flag("kill_switch", "running")
+    assert await store.flag("kill_switch") == "running"
