@@ -1,85 +1,146 @@
-"""`SessionActor`: one agent session (workspace, conversation, state) as a Ray actor.
+"""`SessionActor`: one durable agent session (workspace, conversation, state) as a Ray actor.
 
-`run(spec)` streams `SessionEvent`s as JSON (a step as each happens, approval requests, then the
-result). A mutating or executing tool under policy `ask` emits an `ApprovalEvent` and waits until the
-driver calls `decide(request_id, approved)`; the actor's concurrency lets that call in mid-run.
+`run(spec, run_id, hot)` streams `SessionEvent`s as JSON. Every step is committed to the store
+(fenced by the epoch this actor claimed) before its event goes out, so a session that dies (killed
+actor, SIGKILLed worker) is restarted by Ray and `run` again resumes from the last committed step:
+from the driver's hot copy in the object store when it matches the store, else from the store.
+Tool side effects are keyed by run/step/call and recorded in the store, so none repeats.
+
+Approvals: with a live driver (`approvals="live"`) an `ApprovalEvent` goes out and the run waits
+for `decide`; with none (`"park"`) the run parks as `awaiting_approval`, durably, until someone
+decides (`aegis approve RUN`) and it is resumed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+import importlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Literal
 
 import ray
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
+from aegis_ray.errors import ApprovalPendingError
 from aegis_ray.loop import AgentLoop, run_result
 from aegis_ray.loop.events import SESSION_EVENT, ApprovalEvent, ResultEvent, SessionEvent, StepEvent
 from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway
 from aegis_ray.sandbox import SandboxBackend, SandboxLimits
-from aegis_ray.tools import (
-    BUILTIN_TOOLS,
-    ApprovalPolicy,
-    ApprovalRequest,
-    Approver,
-    ToolContext,
-    ToolRegistry,
-    Workspace,
-)
-from aegis_ray.types import RunResult, RunSpec, Step
+from aegis_ray.store import Store, open_store
+from aegis_ray.tools import BUILTIN_TOOLS, ApprovalPolicy, ApprovalRequest, Approver, Tool, ToolContext, ToolRegistry
+from aegis_ray.tools.base import EffectLedger
+from aegis_ray.tools.ledger import LEDGER_TOOLS
+from aegis_ray.tools.workspace import Workspace
+from aegis_ray.types import RunResult, RunSpec, RunState, RunStatus, Step
+
+RESUMABLE = {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL}
 
 
-class SessionConfig(BaseModel):
+class SessionSpec(BaseModel):
+    """What a session is, without credentials: persisted with each run so any process can resume it."""
+
     model_config = ConfigDict(frozen=True)
 
     workspace: str
     chain: tuple[str, ...]
-    endpoints: dict[str, EndpointConfig]
     approval: ApprovalPolicy = "ask"
+    approvals: Literal["live", "park"] = "live"
     sandbox_backend: SandboxBackend = "auto"
     sandbox_image: str | None = None
     sandbox_pool_size: int = 2
     limits: SandboxLimits = SandboxLimits()
     stuck_repeats: int = 3
+    extra_tools: tuple[str, ...] = Field(default=(), description="'module:attribute' of extra Tool objects.")
 
 
-@ray.remote(num_cpus=0, max_concurrency=8)
+class SessionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    spec: SessionSpec
+    endpoints: dict[str, EndpointConfig]
+    database_url: str | None = None
+    home: str
+    lease_s: float = 300.0
+
+
+def load_tool(path: str) -> Tool:
+    module, _, attribute = path.partition(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if not isinstance(found, Tool):
+        raise TypeError(f"{path} is not a Tool")
+    return found
+
+
+@ray.remote(num_cpus=0, max_concurrency=8, max_restarts=-1)
 class SessionActor:
     def __init__(self, config: SessionConfig) -> None:
         self._config = config
+        spec = config.spec
         self._pending: dict[str, asyncio.Future[bool]] = {}
-        self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model])), config.chain)
-        self._context = ToolContext(workspace=Workspace(Path(config.workspace)),
-                                    sandbox=SandboxPool(config.sandbox_pool_size, config.sandbox_backend,
-                                                        config.sandbox_image),
-                                    limits=config.limits)
+        self._store: Store | None = None
+        self._owner = f"session:{ray.get_runtime_context().get_actor_id()}"
+        self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model])), spec.chain)
+        self._tools = (*BUILTIN_TOOLS, *LEDGER_TOOLS, *(load_tool(p) for p in spec.extra_tools))
+        self._context = ToolContext(workspace=Workspace(Path(spec.workspace)), limits=spec.limits,
+                                    sandbox=SandboxPool(spec.sandbox_pool_size, spec.sandbox_backend,
+                                                        spec.sandbox_image))
 
-    async def run(self, spec: RunSpec) -> AsyncIterator[bytes]:
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def _open_store(self) -> Store:
+        if self._store is None:
+            self._store = await open_store(self._config.database_url, Path(self._config.home))
+        return self._store
+
+    async def run(self, spec: RunSpec, run_id: str, hot: RunState | None = None) -> AsyncIterator[bytes]:
+        store = await self._open_store()
+        await store.create_run(run_id, spec, self._config.spec.model_dump(mode="json"))
+        epoch = await store.claim_run(run_id, self._owner, self._config.lease_s)
+        record = await store.load_run(run_id)
+        assert record is not None
+        state = hot if hot is not None and len(hot.steps) == record.step_count else record.state
+        if state is not None and state.status not in RESUMABLE:
+            yield SESSION_EVENT.dump_json(ResultEvent(result=run_result(state)))
+            return
         events: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
 
-        async def on_step(step: Step) -> None:
-            await events.put(StepEvent(step=step))
+        async def on_step(step: Step, current: RunState) -> None:
+            await store.commit_step(run_id, epoch, step, current)  # committed before anyone hears of it
+            await events.put(StepEvent(step=step, checkpoint=current.model_copy(deep=True)))
 
         async def ask(request: ApprovalRequest) -> bool:
-            request_id = uuid.uuid4().hex
+            request_id = request.key or f"{run_id}/{len(self._pending)}"
+            decided = await store.approval(request_id)
+            if decided is not None:
+                return decided
+            await store.request_approval(request_id, run_id, request.model_dump(mode="json"))
+            if self._config.spec.approvals == "park":
+                raise ApprovalPendingError(f"{request.tool} needs approval (run {run_id})")
             decision: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             self._pending[request_id] = decision
             await events.put(ApprovalEvent(request_id=request_id, request=request))
-            return await decision
+            approved = await decision
+            await store.decide_approval(run_id, approved, request_id)
+            return approved
 
-        registry = ToolRegistry(BUILTIN_TOOLS, policy=self._config.approval, approver=ask)
-        loop = AgentLoop(self._gateway, registry, self._context, on_step=on_step,
-                         stuck_repeats=self._config.stuck_repeats)
+        registry = ToolRegistry(self._tools, policy=self._config.spec.approval, approver=ask)
+        context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
+        loop = AgentLoop(self._gateway, registry, context, on_step=on_step,
+                         stuck_repeats=self._config.spec.stuck_repeats)
 
         async def drive() -> None:
             try:
-                state = await loop.run(spec)
-                await events.put(ResultEvent(result=run_result(state)))
+                final = await loop.run(spec, state or RunState(run_id=run_id, spec=spec))
+                await store.set_status(run_id, epoch, final.status)
+                await events.put(ResultEvent(result=run_result(final)))
             finally:
                 await events.put(None)
 
@@ -106,19 +167,29 @@ def start_session(config: SessionConfig) -> ray.actor.ActorHandle:
     return SessionActor.options(scheduling_strategy=here).remote(config)
 
 
-async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, on_event: EventListener,
-                        approver: Approver | None) -> RunResult:
-    """Run `spec` on `session`, handing every event to `on_event` and approval asks to `approver`
-    (none: every ask is denied, the gate fails closed)."""
-    result: RunResult | None = None
-    async for ref in session.run.remote(spec):
-        event = SESSION_EVENT.validate_json(await ref)
-        await on_event(event)
-        if isinstance(event, ApprovalEvent):
-            approved = await approver(event.request) if approver else False
-            await session.decide.remote(event.request_id, approved)
-        elif isinstance(event, ResultEvent):
-            result = event.result
-    if result is None:
-        raise RuntimeError("the session ended without a result")
-    return result
+async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, run_id: str, on_event: EventListener,
+                        approver: Approver | None, *, max_restarts: int = 100) -> RunResult:
+    """Run `spec` durably on `session`: every event to `on_event`, approval asks to `approver` (none:
+    denied). If the session dies, wait for Ray to restart it and resume, handing it the last
+    checkpoint as a hot copy held in the object store by this (the driver's) process."""
+    hot: Any = None
+    restarts = 0
+    while True:
+        try:
+            async for ref in session.run.remote(spec, run_id, hot):
+                event = SESSION_EVENT.validate_json(await ref)
+                if isinstance(event, StepEvent) and event.checkpoint is not None:
+                    hot = ray.put(event.checkpoint)
+                    event = event.model_copy(update={"checkpoint": None})
+                await on_event(event)
+                if isinstance(event, ApprovalEvent):
+                    approved = await approver(event.request) if approver else False
+                    await session.decide.remote(event.request_id, approved)
+                elif isinstance(event, ResultEvent):
+                    return event.result
+            raise RuntimeError("the session ended without a result")
+        except RayActorError:
+            restarts += 1
+            if restarts > max_restarts:
+                raise
+            await asyncio.sleep(0.2)  # Ray is restarting the actor (max_restarts=-1)

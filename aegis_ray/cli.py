@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -24,6 +24,9 @@ from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import AegisError, BadInputError
 from aegis_ray.tools.approval import ApprovalPolicy
 from aegis_ray.types import Budget, RunResult, RunSpec, RunStatus, new_id
+
+if TYPE_CHECKING:
+    from actors.session_actor import SessionSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aegis: a verifying agent harness on Ray.")
 sim_app = typer.Typer(no_args_is_help=True, help="The simulated model server (for tests, demos, benchmarks).")
@@ -103,7 +106,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one task on the cluster (local Ray unless RAY_ADDRESS is set) and print the answer."""
-    from aegis_ray.runner import EXIT_CODES, SIMULATED_CODER_MODEL, SIMULATED_DEFAULT_MODEL, plan_models
+    from aegis_ray.runner import SIMULATED_CODER_MODEL, SIMULATED_DEFAULT_MODEL, plan_models
 
     spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system,
                    budget=Budget(max_steps=max_steps, max_usd=max_usd))
@@ -118,16 +121,25 @@ def run(
         connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
         configure = endpoint_configurer(settings, sim_url)
         if code:
-            result = asyncio.run(_code_session(settings, spec, plan.chain, configure, workspace,
-                                               approve or settings.approval, quiet=as_json))
+            session = _session_spec(settings, plan.chain, workspace, approve or settings.approval)
+            result = asyncio.run(_drive(settings, session, spec, new_id("run"), configure, quiet=as_json))
         else:
             result = asyncio.run(_single_answer(spec, plan.chain, configure))
     if result.simulated:
         _simulated_notice(result.model)
+    _finish(result, as_json)
+
+
+def _finish(result: RunResult, as_json: bool) -> None:
+    from aegis_ray.runner import EXIT_CODES
+
     if as_json:
         out.print_json(result.model_dump_json())
     else:
         _print_result(result)
+    if result.status is RunStatus.AWAITING_APPROVAL:
+        err.print(f"[yellow]parked:[/] run {result.run_id} awaits approval. Decide with `aegis approve "
+                  f"{result.run_id}` (or --deny); it resumes from its last step.", soft_wrap=True)
     raise typer.Exit(EXIT_CODES.get(result.status, 1))
 
 
@@ -139,22 +151,30 @@ async def _single_answer(spec: RunSpec, chain: tuple[str, ...], configure: Calla
     return await answer_task(Gateway(EndpointCache(lambda m: ActorEndpoint(configure(m))), chain), spec)
 
 
-async def _code_session(settings: Settings, spec: RunSpec, chain: tuple[str, ...], configure: Callable[[str], Any],
-                        workspace: Path | None, policy: ApprovalPolicy, *, quiet: bool) -> RunResult:
+def _session_spec(settings: Settings, chain: tuple[str, ...], workspace: Path | None,
+                  policy: ApprovalPolicy) -> SessionSpec:
+    from actors.session_actor import SessionSpec
+
+    root = (workspace or settings.home / "workspaces" / new_id("ws")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    live = policy == "ask" and sys.stdin.isatty()
+    return SessionSpec(workspace=str(root), chain=chain, approval=policy, approvals="live" if live else "park",
+                       sandbox_backend=settings.sandbox.backend, sandbox_image=settings.sandbox.image,
+                       limits=settings.sandbox.limits)
+
+
+async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id: str,
+                 configure: Callable[[str], Any], *, quiet: bool) -> RunResult:
+    """Run (or resume) `run_id` on a SessionActor of this node, printing its events live."""
     from actors.session_actor import SessionConfig, drive_session, start_session
     from aegis_ray.loop.events import ApprovalEvent, SessionEvent, StepEvent
     from aegis_ray.tools import terminal_approver
 
-    root = (workspace or settings.home / "workspaces" / new_id("ws")).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    err.print(f"[dim]workspace {root} · approvals: {policy}[/]", soft_wrap=True)
-    config = SessionConfig(workspace=str(root), chain=chain, endpoints={m: configure(m) for m in chain},
-                           approval=policy, sandbox_backend=settings.sandbox.backend,
-                           sandbox_image=settings.sandbox.image, limits=settings.sandbox.limits)
-    approver = terminal_approver() if policy == "ask" and sys.stdin.isatty() else None
-    if policy == "ask" and approver is None:
-        err.print("[yellow]approvals are set to ask, but there is no terminal to ask on: every mutating or "
-                  "executing tool call will be denied (use --approve auto to allow them)[/]", soft_wrap=True)
+    err.print(f"[dim]run {run_id} · workspace {session.workspace} · approvals: {session.approval}"
+              f"{' (parks without a terminal)' if session.approvals == 'park' else ''}[/]", soft_wrap=True)
+    database = settings.database_url.get_secret_value() if settings.database_url else None
+    config = SessionConfig(spec=session, endpoints={m: configure(m) for m in session.chain}, database_url=database,
+                           home=str(settings.home))
 
     async def show(event: SessionEvent) -> None:
         if quiet:
@@ -169,7 +189,8 @@ async def _code_session(settings: Settings, spec: RunSpec, chain: tuple[str, ...
         elif isinstance(event, ApprovalEvent):
             err.print(f"[yellow]approval needed:[/] {event.request.tool} {event.request.arguments}", soft_wrap=True)
 
-    return await drive_session(start_session(config), spec, show, approver)
+    approver = terminal_approver() if session.approvals == "live" else None
+    return await drive_session(start_session(config), spec, run_id, show, approver)
 
 
 @contextmanager
@@ -182,6 +203,72 @@ def _simulator(needed: bool) -> Iterator[str | None]:
 
     with SimServer() as server:
         yield server.base_url
+
+
+def _store_call(settings: Settings, work: Callable[[Any], Any]) -> Any:
+    """Open the configured store, run `work(store)`, close it."""
+    from aegis_ray.store import open_store
+
+    async def go() -> Any:
+        database = settings.database_url.get_secret_value() if settings.database_url else None
+        store = await open_store(database, settings.home)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+@app.command()
+@reports_errors
+def runs(
+    status: Annotated[RunStatus | None, typer.Option(help="Only runs with this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List recent runs from the store, newest first."""
+    records = _store_call(load_settings(), lambda store: store.list_runs(limit, status))
+    if as_json:
+        out.print_json(json.dumps([{"run_id": r.run_id, "status": r.status.value, "task": r.spec.task,
+                                    "steps": r.step_count, "updated": r.updated} for r in records]))
+        return
+    for r in records:
+        out.print(f"{r.run_id}  {r.status.value:17} {r.step_count:3} steps  {r.spec.task[:60]}", markup=False)
+
+
+@app.command()
+@reports_errors
+def approve(
+    run_id: Annotated[str, typer.Argument(help="The parked run.")],
+    deny: Annotated[bool, typer.Option("--deny", help="Deny instead of approve.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Decide a parked run's pending approvals, then resume it from its last committed step."""
+    from actors.session_actor import SessionSpec
+    from aegis_ray.runner import endpoint_configurer
+
+    settings = load_settings()
+
+    async def decide(store: Any) -> tuple[Any, int]:
+        record = await store.load_run(run_id)
+        if record is None or record.session is None:
+            raise BadInputError(f"no resumable run {run_id!r}", hint="list runs with `aegis runs`")
+        return record, await store.decide_approval(run_id, approved=not deny)
+
+    record, decided = _store_call(settings, decide)
+    err.print(f"[dim]{'denied' if deny else 'approved'} {decided} pending request(s) of {run_id}[/]")
+    session = SessionSpec.model_validate(record.session)
+    needs_sim = any(m.startswith("sim:") for m in session.chain) and not settings.sim_url
+    with _simulator(needs_sim) as sim_url:
+        from actors.cluster import connect
+
+        connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+        result = asyncio.run(_drive(settings, session, record.spec, run_id, endpoint_configurer(settings, sim_url),
+                                    quiet=as_json))
+    if result.simulated:
+        _simulated_notice(result.model)
+    _finish(result, as_json)
 
 
 @app.command()

@@ -176,6 +176,10 @@ class ApprovalDeniedError(ToolError):
     """A human (or the policy) refused a mutating or executing tool call."""
 
 
+class ApprovalPendingError(AegisError):
+    """No one is there to decide now: the run parks (awaiting_approval) until someone does."""
+
+
 class SandboxError(ToolError):
     """Untrusted code did not finish normally inside the sandbox. `outcome` names why."""
 

@@ -7,8 +7,9 @@
     verify    the answer must pass the verifier (the task's declared checks by default)
     stop      accepted; or abstained / failed / stuck / budget_exceeded with the reason
 
-Every state appends a `Step` to the run's log and hands it to `on_step` (live events now,
-checkpoints later). The run's whole state is a `RunState`, so a run can be resumed from it.
+Every state appends a `Step` to the run's log and hands it, with the whole `RunState`, to
+`on_step` (live events, durable checkpoints). A run resumes from any committed `RunState`; tool
+calls carry the effect key `run/turn/call`, so a re-executed step never repeats a side effect.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from aegis_ray.errors import AegisError
+from aegis_ray.errors import AegisError, ApprovalPendingError
 from aegis_ray.loop.guards import spend_breach, stuck_reason, turn_breach
 from aegis_ray.loop.states import TERMINAL, LoopState, check_transition
 from aegis_ray.providers.gateway import Gateway
@@ -43,7 +44,7 @@ AGENT_SYSTEM_PROMPT = (
     "with the final answer only. If you cannot find the answer, say you don't know rather than guess."
 )
 
-StepListener = Callable[[Step], Awaitable[None]]
+StepListener = Callable[[Step, RunState], Awaitable[None]]
 Verifier = Callable[[RunState, str], Awaitable[tuple[bool, str]]]
 
 
@@ -81,7 +82,13 @@ class AgentLoop:
             state.elapsed_s = time.monotonic() - clock_origin
             handler = getattr(self, f"_{current.value}")
             target, detail, extra = await handler(state)
-            state.state = check_transition(current, target).value  # where a resume would continue
+            check_transition(current, target)
+            if target is LoopState.AWAITING_APPROVAL:
+                # Park: a resume re-runs this state; calls already done replay from the ledger.
+                state.status = RunStatus.AWAITING_APPROVAL
+                await self._record(state, current, detail, **extra)
+                return state
+            state.state = target.value  # where a resume would continue
             await self._record(state, current, detail, **extra)
             current = target
         state.status = TERMINAL[current]
@@ -95,7 +102,7 @@ class AgentLoop:
         step = Step(index=len(state.steps), state=ran.value, detail=detail, **extra)  # type: ignore[arg-type]
         state.steps.append(step)
         if self.on_step is not None:
-            await self.on_step(step)
+            await self.on_step(step, state)
 
     async def _plan(self, state: RunState) -> tuple[LoopState, str, dict]:
         state.messages = [Message.system(state.spec.system_prompt or self.system_prompt), Message.user(state.spec.task)]
@@ -133,7 +140,18 @@ class AgentLoop:
 
     async def _observe(self, state: RunState) -> tuple[LoopState, str, dict]:
         calls = state.messages[-1].tool_calls
-        results: list[ToolResult] = await asyncio.gather(*(self.tools.call(c, self.context) for c in calls))
+        # The key names the model turn, not the step: a re-run of this observe (after a crash or a
+        # parked approval) appends steps but observes the same turn, so its calls keep their keys.
+        outcomes = await asyncio.gather(
+            *(self.tools.call(c, self.context, effect_key=f"{state.run_id}/{state.turns}/{c.id}") for c in calls),
+            return_exceptions=True)
+        waiting = [o for o in outcomes if isinstance(o, ApprovalPendingError)]
+        if waiting:
+            return LoopState.AWAITING_APPROVAL, f"parked until someone decides: {waiting[0].message}", {}
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        results: list[ToolResult] = list(outcomes)  # type: ignore[arg-type]
         for call, result in zip(calls, results, strict=True):
             state.messages.append(Message.tool_result(call, result.content))
         summary = ", ".join(f"{r.name}: {'ok' if r.ok else r.error_type}" for r in results)
@@ -156,8 +174,9 @@ class AgentLoop:
 
 
 def run_result(state: RunState) -> RunResult:
+    parked = Answer(text="", reason=state.steps[-1].detail if state.steps else None)
     return RunResult(
         run_id=state.run_id, task=state.spec.task, status=state.status,
-        answer=state.answer or Answer(text=""), model=state.model or "(none)", simulated=state.simulated,
+        answer=state.answer or parked, model=state.model or "(none)", simulated=state.simulated,
         usage=state.usage, cost_usd=state.cost_usd, latency_s=state.elapsed_s, steps=tuple(state.steps),
     )

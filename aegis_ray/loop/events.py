@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from aegis_ray.tools.approval import ApprovalRequest
-from aegis_ray.types import Frozen, RunResult, Step
+from aegis_ray.types import Frozen, RunResult, RunState, Step
 
 
 class StepEvent(Frozen):
     type: Literal["step"] = "step"
     step: Step
+    checkpoint: RunState | None = Field(default=None, description="The state committed with this step.")
 
 
 class ApprovalEvent(Frozen):

@@ -51,6 +51,7 @@ class RunRecord(Record):
     epoch: int
     owner: str | None
     updated: float
+    session: dict[str, Any] | None = None
 
 
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -117,14 +118,15 @@ class Store(ABC):
 
     # --- runs, checkpoints, step log --------------------------------------------------------------
 
-    async def create_run(self, run_id: str, spec: RunSpec) -> bool:
+    async def create_run(self, run_id: str, spec: RunSpec, session: dict[str, Any] | None = None) -> bool:
         """Record a new run (pending); False if it already exists (creating twice is harmless)."""
         now = time.time()
         async with self.transaction() as tx:
             if await tx.one("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
                 return False
-            await tx.execute("INSERT INTO runs (run_id, spec, status, created, updated) VALUES (?, ?, ?, ?, ?)",
-                             (run_id, spec.model_dump_json(), RunStatus.PENDING.value, now, now))
+            await tx.execute("INSERT INTO runs (run_id, spec, status, session, created, updated) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (run_id, spec.model_dump_json(), RunStatus.PENDING.value,
+                                                           json.dumps(session) if session else None, now, now))
         return True
 
     async def claim_run(self, run_id: str, owner: str, lease_s: float) -> int:
@@ -160,13 +162,13 @@ class Store(ABC):
 
     async def load_run(self, run_id: str) -> RunRecord | None:
         async with self.transaction() as tx:
-            row = await tx.one("SELECT run_id, spec, status, state, step_count, epoch, owner, updated FROM runs "
-                               "WHERE run_id = ?", (run_id,))
+            row = await tx.one("SELECT run_id, spec, status, state, step_count, epoch, owner, updated, session "
+                               "FROM runs WHERE run_id = ?", (run_id,))
         if row is None:
             return None
         return RunRecord(run_id=row[0], spec=RunSpec.model_validate_json(row[1]), status=RunStatus(row[2]),
                          state=RunState.model_validate_json(row[3]) if row[3] else None, step_count=row[4],
-                         epoch=row[5], owner=row[6], updated=row[7])
+                         epoch=row[5], owner=row[6], updated=row[7], session=json.loads(row[8]) if row[8] else None)
 
     async def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
         where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
@@ -300,11 +302,13 @@ class Store(ABC):
                 await tx.execute("INSERT INTO approvals (request_id, run_id, request, created) VALUES (?, ?, ?, ?)",
                                  (request_id, run_id, json.dumps(request), time.time()))
 
-    async def decide_approval(self, run_id: str, approved: bool) -> int:
-        """Decide every pending approval of a run; returns how many were pending."""
+    async def decide_approval(self, run_id: str, approved: bool, request_id: str | None = None) -> int:
+        """Decide one pending request, or every pending request of the run; returns how many."""
+        only, params = (" AND request_id = ?", (request_id,)) if request_id else ("", ())
         async with self.transaction() as tx:
             return await tx.execute("UPDATE approvals SET approved = ?, decided = ? "
-                                    "WHERE run_id = ? AND approved IS NULL", (int(approved), time.time(), run_id))
+                                    f"WHERE run_id = ? AND approved IS NULL{only}",
+                                    (int(approved), time.time(), run_id, *params))
 
     async def approval(self, request_id: str) -> bool | None:
         """The decision on a request: None while pending (or unknown)."""

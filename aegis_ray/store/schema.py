@@ -67,6 +67,10 @@ MIGRATIONS: list[list[str]] = [
             value TEXT NOT NULL,
             updated DOUBLE PRECISION NOT NULL)""",
     ],
+    [
+        # The session a run belongs to (workspace, models, policies; never credentials), for resumes.
+        "ALTER TABLE runs ADD COLUMN session TEXT",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
+from pydantic import Field
+
 from aegis_ray.types import Frozen
 
 ApprovalPolicy = Literal["ask", "auto", "deny"]
@@ -20,6 +22,7 @@ class ApprovalRequest(Frozen):
     tool: str
     effect: str
     arguments: dict[str, Any]
+    key: str | None = Field(default=None, description="The call's effect key: stable across a resume.")
 
 
 class ApprovalDecision(Frozen):

@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from aegis_ray.sandbox.base import Sandbox, SandboxLimits
+from aegis_ray.store.base import EffectWriter, Store
 from aegis_ray.tools.workspace import Workspace
 from aegis_ray.types import ToolSpec
 
@@ -33,13 +34,26 @@ class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@dataclass(frozen=True)
+class EffectLedger:
+    """Where a durable session records its side effects: the store, the run, the writer's epoch."""
+
+    store: Store
+    run_id: str
+    epoch: int
+
+
 @dataclass
 class ToolContext:
-    """What a tool may touch: the workspace, and the sandbox for anything that executes."""
+    """What a tool may touch: the workspace, the sandbox for anything that executes, and (in a
+    durable session) the ledger that makes effects exactly-once."""
 
     workspace: Workspace
     sandbox: Sandbox | None = None
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    ledger: EffectLedger | None = None
+    effect_writer: EffectWriter | None = None
+    """Set while a transactional tool runs: its writes commit with its idempotency record."""
 
 
 ToolFunction = Callable[[Any, ToolContext], Awaitable[str]]
@@ -54,6 +68,10 @@ class Tool:
     function: ToolFunction
     input_schema: dict[str, Any] | None = None
     """The schema as published, when the tool came with one (MCP); else derived from `args_model`."""
+    idempotent: bool = False
+    """Safe to run again after a crash left its outcome unknown (e.g. writing a whole file)."""
+    transactional: bool = False
+    """Its effect is writes through `ctx.effect_writer`, committed atomically with its record."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -88,11 +106,13 @@ def json_schema_args(name: str, schema: dict[str, Any]) -> type[BaseModel]:
     return JsonSchemaArgs
 
 
-def tool(effect: Effect, name: str | None = None) -> Callable[[ToolFunction], Tool]:
+def tool(effect: Effect, name: str | None = None, *, idempotent: bool = False,
+         transactional: bool = False) -> Callable[[ToolFunction], Tool]:
     def wrap(function: ToolFunction) -> Tool:
         first = next(iter(inspect.signature(function).parameters))
         args_model = get_type_hints(function)[first]
         return Tool(name=name or function.__name__, description=inspect.cleandoc(function.__doc__ or ""),
-                    effect=effect, args_model=args_model, function=function)
+                    effect=effect, args_model=args_model, function=function, idempotent=idempotent,
+                    transactional=transactional)
 
     return wrap

@@ -39,7 +39,7 @@ class WriteFileArgs(ToolArgs):
     content: str = Field(description="The whole new content of the file.")
 
 
-@tool(Effect.WRITE)
+@tool(Effect.WRITE, idempotent=True)
 async def write_file(args: WriteFileArgs, ctx: ToolContext) -> str:
     """Create or overwrite a UTF-8 text file in the workspace."""
     if ctx.workspace.resolve(args.path).is_dir():

@@ -8,10 +8,12 @@ approval policy if the tool is not read-only, then run. Every failure becomes a 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aegis_ray.errors import AegisError
+from aegis_ray.store.base import EffectWriter
 from aegis_ray.tools.approval import ApprovalPolicy, ApprovalRequest, Approver, decide
 from aegis_ray.tools.base import Effect, Tool, ToolContext
 from aegis_ray.types import ToolCall, ToolResult, ToolSpec
@@ -40,7 +42,10 @@ class ToolRegistry:
     def specs(self) -> tuple[ToolSpec, ...]:
         return tuple(t.spec for t in self._tools.values())
 
-    async def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
+    async def call(self, call: ToolCall, ctx: ToolContext, effect_key: str | None = None) -> ToolResult:
+        """Run one call. With a ledger in `ctx` and an `effect_key`, a non-read-only call happens at
+        most once per key: re-executing it (after a crash) returns the recorded result."""
+
         def failed(error_type: str, message: str) -> ToolResult:
             return ToolResult(call_id=call.id, name=call.name, ok=False, content=message, error_type=error_type)
 
@@ -53,14 +58,50 @@ class ToolRegistry:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
             return failed("ToolArgumentsError", f"invalid arguments for {call.name}: {problems}")
         if found.effect is not Effect.READ:
-            request = ApprovalRequest(tool=found.name, effect=found.effect.value, arguments=call.arguments)
+            request = ApprovalRequest(tool=found.name, effect=found.effect.value, arguments=call.arguments,
+                                      key=effect_key)
             decision = await decide(self.policy, request, self.approver)
             if not decision.approved:
                 return failed("ApprovalDeniedError", f"{call.name} was not run: {decision.reason}")
+        if ctx.ledger is None or effect_key is None or found.effect is Effect.READ:
+            return await self._run(found, call, args, ctx)
+        ledger = ctx.ledger
+        if found.transactional:
+            async def effect(writer: EffectWriter) -> str:
+                result = await self._run(found, call, args, replace(ctx, effect_writer=writer))
+                if not result.ok:
+                    raise _EffectFailed(result)  # roll its writes back; nothing is recorded
+                return result.model_dump_json()
+
+            try:
+                recorded, _ = await ledger.store.effect_once(effect_key, ledger.run_id, ledger.epoch, effect)
+            except _EffectFailed as failure:
+                return failure.result
+            return ToolResult.model_validate_json(recorded).model_copy(update={"call_id": call.id})
+        status, recorded_json = await ledger.store.effect_begin(effect_key, ledger.run_id)
+        if status == "done" and recorded_json:
+            return ToolResult.model_validate_json(recorded_json).model_copy(update={"call_id": call.id})
+        if status == "unknown" and not found.idempotent:
+            return failed("EffectOutcomeUnknownError", f"{call.name} was started before a crash and may or may not "
+                          "have taken effect; it was not run again. Check its effect before retrying.")
+        result = await self._run(found, call, args, ctx)
+        await ledger.store.effect_finish(effect_key, result.model_dump_json())
+        return result
+
+    @staticmethod
+    async def _run(found: Tool, call: ToolCall, args: BaseModel, ctx: ToolContext) -> ToolResult:
         try:
             content = await found.run(args, ctx)
         except AegisError as exc:
-            return failed(type(exc).__name__, str(exc))
+            return ToolResult(call_id=call.id, name=call.name, ok=False, content=str(exc),
+                              error_type=type(exc).__name__)
         except OSError as exc:
-            return failed(type(exc).__name__, f"{call.name} failed: {exc.strerror or exc}")
+            return ToolResult(call_id=call.id, name=call.name, ok=False, content=f"{call.name} failed: "
+                              f"{exc.strerror or exc}", error_type=type(exc).__name__)
         return ToolResult(call_id=call.id, name=call.name, ok=True, content=content)
+
+
+class _EffectFailed(Exception):
+    def __init__(self, result: ToolResult) -> None:
+        super().__init__(result.content)
+        self.result = result

@@ -140,11 +140,19 @@ def test_run_code_writes_runs_and_answers_in_the_sandbox(cluster_address: str, t
     assert (workspace / "solution.py").exists()
 
 
-def test_run_code_without_a_terminal_denies_execution(cluster_address: str, tmp_path: Path) -> None:
-    result = aegis("run", "--code", "Compute the 20th Fibonacci number", "--workspace", str(tmp_path / "ws"),
-                   "--json", env=clean_env(RAY_ADDRESS=cluster_address), cwd=tmp_path)
-    parsed = RunResult.model_validate_json(result.stdout)
-    denied = [r for s in parsed.steps for r in s.tool_results if r.error_type == "ApprovalDeniedError"]
-    assert {r.name for r in denied} == {"write_file", "run_command"}
-    assert "no terminal to ask on" in result.stderr
+def test_without_a_terminal_a_run_parks_and_resumes_after_approve(cluster_address: str, tmp_path: Path) -> None:
+    env = clean_env(RAY_ADDRESS=cluster_address, AEGIS_HOME=str(tmp_path / "home"))
+    parked = aegis("run", "--code", "Compute the 20th Fibonacci number", "--workspace", str(tmp_path / "ws"),
+                   "--json", env=env, cwd=tmp_path)
+    assert parked.returncode == 4, parked.stderr
+    run = RunResult.model_validate_json(parked.stdout)
+    assert run.status.value == "awaiting_approval" and f"aegis approve {run.run_id}" in parked.stderr
     assert not (tmp_path / "ws" / "solution.py").exists()
+    listed = json.loads(aegis("runs", "--json", env=env, cwd=tmp_path).stdout)
+    assert listed[0]["run_id"] == run.run_id and listed[0]["status"] == "awaiting_approval"
+    # Each approval is a new process: the run resumes from the store, then parks at the next action.
+    assert aegis("approve", run.run_id, env=env, cwd=tmp_path).returncode == 4
+    assert (tmp_path / "ws" / "solution.py").exists()
+    done = aegis("approve", run.run_id, "--json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert RunResult.model_validate_json(done.stdout).answer.text == "6765"

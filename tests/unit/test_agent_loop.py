@@ -62,7 +62,7 @@ async def make_loop(scripted: SimServer, tmp_path: Path) -> AsyncIterator:
         registry = ToolRegistry(BUILTIN_TOOLS, policy=policy, approver=approver)
         context = ToolContext(workspace=Workspace(tmp_path / "ws"), sandbox=make_sandbox("bubblewrap"))
 
-        async def record(step: Step) -> None:
+        async def record(step: Step, _: object) -> None:
             if steps is not None:
                 steps.append(step)
 
