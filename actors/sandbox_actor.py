@@ -8,7 +8,7 @@ cannot tell a pool from a local backend.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import ray
@@ -28,15 +28,23 @@ class SandboxActor:
 
 
 class SandboxPool:
-    """Round-robin over `size` SandboxActors pinned to this node."""
+    """Round-robin over `size` SandboxActors pinned to this node, started on first use (a session
+    that never executes code never pays for them)."""
 
     backend = "actor-pool"
 
     def __init__(self, size: int, backend: SandboxBackend = "auto", image: str | None = None) -> None:
-        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
-        self.actors = [SandboxActor.options(scheduling_strategy=here).remote(backend, image) for _ in range(size)]
-        self._next = itertools.cycle(self.actors)
+        self._size, self._backend, self._image = size, backend, image
+        self._next: Iterator[ray.actor.ActorHandle] | None = None
+
+    def _actors(self) -> Iterator[ray.actor.ActorHandle]:
+        if self._next is None:
+            here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+            self._next = itertools.cycle([SandboxActor.options(scheduling_strategy=here).remote(self._backend,
+                                                                                                self._image)
+                                          for _ in range(self._size)])
+        return self._next
 
     async def run(self, argv: Sequence[str], workspace: Path, limits: SandboxLimits,
                   env: Mapping[str, str] | None = None) -> ExecResult:
-        return await next(self._next).run.remote(list(argv), str(workspace), limits, dict(env or {}))
+        return await next(self._actors()).run.remote(list(argv), str(workspace), limits, dict(env or {}))
