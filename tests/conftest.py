@@ -38,6 +38,14 @@ def ray_cluster() -> Iterator[None]:
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def cluster_address(ray_cluster: None) -> str:
+    """Where subprocesses (the CLI) join the test session's Ray cluster."""
+    import ray
+
+    return ray.get_runtime_context().gcs_address
+
+
 _EXPORTER = InMemorySpanExporter()
 
 

@@ -245,20 +245,26 @@ class Store(ABC):
 
     async def claim_job(self, worker: str, lease_s: float) -> Job | None:
         """The oldest queued job, or a running one whose lease expired; it gets a new fencing token."""
+        claimed = await self.claim_jobs(worker, lease_s, 1)
+        return claimed[0] if claimed else None
+
+    async def claim_jobs(self, worker: str, lease_s: float, limit: int) -> list[Job]:
+        """Up to `limit` claimable jobs in one transaction (oldest first), each with a new token."""
         now = time.time()
+        claimed = []
         async with self.transaction() as tx:
-            row = await tx.one(
+            rows = await tx.all(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_until < ?) "
-                "ORDER BY created LIMIT 1" + self.lock_suffix, (now,))
-            if row is None:
-                return None
-            job = _job(row)
-            token = job.token + 1
-            await tx.execute("UPDATE jobs SET status = 'running', token = ?, worker = ?, attempts = attempts + 1, "
-                             "lease_until = ?, updated = ? WHERE job_id = ?",
-                             (token, worker, now + lease_s, now, job.job_id))
-        return job.model_copy(update={"status": "running", "token": token, "worker": worker,
-                                      "attempts": job.attempts + 1})
+                "ORDER BY created LIMIT ?" + self.lock_suffix, (now, limit))
+            for row in rows:
+                job = _job(row)
+                token = job.token + 1
+                await tx.execute("UPDATE jobs SET status = 'running', token = ?, worker = ?, "
+                                 "attempts = attempts + 1, lease_until = ?, updated = ? WHERE job_id = ?",
+                                 (token, worker, now + lease_s, now, job.job_id))
+                claimed.append(job.model_copy(update={"status": "running", "token": token, "worker": worker,
+                                                      "attempts": job.attempts + 1}))
+        return claimed
 
     async def _fenced_job_update(self, job: Job, sql: str, params: Sequence[Any]) -> None:
         async with self.transaction() as tx:
@@ -288,6 +294,16 @@ class Store(ABC):
         async with self.transaction() as tx:
             rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY created LIMIT ?", (*params, limit))
         return [_job(r) for r in rows]
+
+    async def jobs_by_id(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        found: dict[str, Job] = {}
+        for start in range(0, len(job_ids), 500):
+            chunk = list(job_ids[start:start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            async with self.transaction() as tx:
+                rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id IN ({marks})", chunk)
+            found |= {row[0]: _job(row) for row in rows}
+        return found
 
     async def queue_counts(self) -> dict[str, int]:
         async with self.transaction() as tx:

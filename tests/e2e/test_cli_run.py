@@ -33,13 +33,6 @@ def aegis(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
                           env=env or clean_env(), cwd=cwd)
 
 
-@pytest.fixture(scope="module")
-def cluster_address(ray_cluster: None) -> str:
-    import ray
-
-    return ray.get_runtime_context().gcs_address
-
-
 def test_run_on_a_fresh_machine_answers_from_the_labelled_simulator(tmp_path: Path) -> None:
     result = aegis("run", QUESTION, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
