@@ -1,0 +1,130 @@
+"""Factory throughput: jobs/s for N jobs at a simulated latency, at several concurrencies.
+
+For each concurrency C the same N jobs run (a) through the factory: enqueued in a fresh SQLite
+store, drained by one `FactoryWorker` actor with C jobs in flight, each answered through the
+gateway and a shared `ProviderActor`, every claim, lease and result durable; and (b) through a plain
+asyncio loop calling the `openai` SDK with a semaphore of C. Both are compared with the ideal,
+C / latency. Prints a table and writes `benchmarks/results/factory_throughput.json`.
+Target: the factory reaches at least 90% of ideal at C = 64.
+
+    python benchmarks/factory_throughput.py [--jobs 1000] [--latency-ms 200] [--concurrency 16 64 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+RESULTS = Path(__file__).parent / "results" / "factory_throughput.json"
+TARGET = 0.9
+
+
+def start_simulator(port: int, latency_ms: float, workdir: Path) -> subprocess.Popen[bytes]:
+    config = workdir / "sim.json"
+    config.write_text(json.dumps({"models": {"sim-honest*": {"persona": "honest", "latency_ms": latency_ms}}}))
+    server = subprocess.Popen([sys.executable, "-m", "aegis_ray", "sim", "serve", "--port", str(port),
+                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_sim/health").raise_for_status()
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError("the simulated model server did not start")
+
+
+async def plain_asyncio(base_url: str, jobs: int, concurrency: int) -> float:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="sim", base_url=f"{base_url}/v1", max_retries=0)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await client.chat.completions.create(
+                model="sim-honest", messages=[{"role": "user", "content": f"What is the capital of Peru? ({i})"}])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(jobs)))
+    elapsed = time.perf_counter() - started
+    await client.close()
+    return jobs / elapsed
+
+
+async def factory(base_url: str, jobs: int, concurrency: int, workdir: Path) -> float:
+    import ray
+
+    from actors.factory_worker import FactoryWorker
+    from aegis_ray.factory import FactoryJob, WorkerOptions, job_payload
+    from aegis_ray.providers import EndpointConfig, ModelRef
+    from aegis_ray.store import open_store
+
+    home = workdir / f"factory-{concurrency}"
+    store = await open_store(None, home)
+    chain = ("sim:sim-honest",)
+    await store.enqueue([(j.job_id, job_payload(j, chain)) for j in
+                         (FactoryJob(task=f"What is the capital of Peru? ({i})") for i in range(jobs))])
+    await store.close()
+    endpoint = EndpointConfig(ref=ModelRef(provider="sim", model="sim-honest"), api_key=SecretStr("sim"),
+                              base_url=f"{base_url}/v1")
+    worker = FactoryWorker.remote({chain[0]: endpoint}, None, str(home))
+    started = time.perf_counter()
+    stats = await worker.drain.remote(WorkerOptions(concurrency=concurrency, lease_s=60))
+    elapsed = time.perf_counter() - started
+    ray.kill(worker)
+    assert stats.finished == jobs, stats
+    return jobs / elapsed
+
+
+async def main(args: argparse.Namespace) -> list[dict[str, float]]:
+    from actors.cluster import connect
+
+    connect(num_cpus=2, object_store_memory=256 * 2**20)
+    workdir = Path(tempfile.mkdtemp(prefix="aegis-factory-bench-"))
+    server = start_simulator(args.port, args.latency_ms, workdir)
+    base_url = f"http://127.0.0.1:{args.port}"
+    rows = []
+    try:
+        await plain_asyncio(base_url, 50, 16)  # warm up the simulator and the SDK
+        for concurrency in args.concurrency:
+            ideal = concurrency / (args.latency_ms / 1000)
+            baseline = await plain_asyncio(base_url, args.jobs, concurrency)
+            measured = await factory(base_url, args.jobs, concurrency, workdir)
+            rows.append({"concurrency": concurrency, "ideal_jobs_s": ideal, "plain_asyncio_jobs_s": baseline,
+                         "factory_jobs_s": measured, "factory_vs_ideal": measured / ideal,
+                         "factory_vs_plain": measured / baseline, "plain_vs_ideal": baseline / ideal})
+    finally:
+        server.terminate()
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=200)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--port", type=int, default=8932)
+    args = parser.parse_args()
+    rows = asyncio.run(main(args))
+    print(f"{'C':>5} {'ideal/s':>9} {'asyncio/s':>10} {'factory/s':>10} {'vs ideal':>9} {'vs asyncio':>11}")
+    for r in rows:
+        print(f"{r['concurrency']:>5} {r['ideal_jobs_s']:9.1f} {r['plain_asyncio_jobs_s']:10.1f} "
+              f"{r['factory_jobs_s']:10.1f} {r['factory_vs_ideal']:9.2f} {r['factory_vs_plain']:11.2f}")
+    at64 = next((r for r in rows if r["concurrency"] == 64), None)
+    if at64:
+        verdict = "meets" if at64["factory_vs_ideal"] >= TARGET else "misses"
+        print(f"at C=64 the factory reaches {at64['factory_vs_ideal']:.0%} of ideal ({verdict} the {TARGET:.0%} "
+              f"target; the plain asyncio loop reaches {at64['plain_vs_ideal']:.0%})")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"jobs": args.jobs, "latency_ms": args.latency_ms, "rows": rows,
+                                   "target_vs_ideal_at_64": TARGET}, indent=2))
