@@ -250,6 +250,7 @@ class PlanStep(Frozen):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
     task: str = Field(min_length=1)
     depends_on: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = Field(default=(), description="Deterministic checks on this step's output.")
 
 
 class Plan(Frozen):

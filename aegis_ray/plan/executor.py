@@ -1,0 +1,100 @@
+"""Run a plan: every step starts as soon as its dependencies are done, all ready steps at once.
+
+A step is retried up to `retries` more times; a step that still fails (or fails its checks) marks
+every step that depends on it, transitively, `blocked`, and the rest of the plan goes on. With a
+`Store`, each finished step's output is recorded under `plan:<id>:<step>`, so running the same plan
+again (after a crash) skips the steps already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from aegis_ray.errors import AegisError
+from aegis_ray.plan.dag import validate
+from aegis_ray.store import Store
+from aegis_ray.types import Frozen, Plan, PlanStep
+from aegis_ray.verify.deterministic import run_checks
+
+StepRunner = Callable[[PlanStep, dict[str, str]], Awaitable[str]]
+"""Runs one step given the outputs of its dependencies (by step id); returns its output."""
+
+
+class StepOutcome(Frozen):
+    step_id: str
+    status: Literal["done", "failed", "blocked"]
+    output: str = ""
+    error: str | None = None
+    attempts: int = 0
+    started: float | None = None
+    finished: float | None = None
+    resumed: bool = False
+
+
+class PlanOutcome(Frozen):
+    plan_id: str
+    steps: dict[str, StepOutcome]
+
+    @property
+    def succeeded(self) -> bool:
+        return all(s.status == "done" for s in self.steps.values())
+
+
+async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retries: int = 1,
+                       store: Store | None = None) -> PlanOutcome:
+    validate(plan)
+    steps = {s.id: s for s in plan.steps}
+    outcomes: dict[str, StepOutcome] = {}
+    running: dict[str, asyncio.Task[StepOutcome]] = {}
+
+    async def attempt(step: PlanStep) -> StepOutcome:
+        inputs = {d: outcomes[d].output for d in step.depends_on}
+        key = f"plan:{plan_id}:{step.id}"
+        if store is not None:
+            status, recorded = await store.effect_begin(key, plan_id)
+            if status == "done" and recorded is not None:
+                return StepOutcome.model_validate_json(recorded).model_copy(update={"resumed": True})
+        started, error = time.monotonic(), None
+        for tries in range(1, retries + 2):
+            try:
+                output = await run_step(step, inputs)
+            except AegisError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                continue
+            failed = [o.reason for o in run_checks(step.checks, output) if not o.passed]
+            if failed:
+                error = "check failed: " + "; ".join(failed)
+                continue
+            outcome = StepOutcome(step_id=step.id, status="done", output=output, attempts=tries, started=started,
+                                  finished=time.monotonic())
+            if store is not None:
+                await store.effect_finish(key, outcome.model_dump_json())
+            return outcome
+        return StepOutcome(step_id=step.id, status="failed", error=error, attempts=retries + 1, started=started,
+                           finished=time.monotonic())
+
+    def block_dependents(failed: str) -> None:
+        for step in plan.steps:
+            if failed in step.depends_on and step.id not in outcomes:
+                outcomes[step.id] = StepOutcome(step_id=step.id, status="blocked",
+                                                error=f"depends on {failed}, which did not succeed")
+                block_dependents(step.id)
+
+    while len(outcomes) < len(steps):
+        for step in plan.steps:
+            ready = all(d in outcomes and outcomes[d].status == "done" for d in step.depends_on)
+            if step.id not in outcomes and step.id not in running and ready:
+                running[step.id] = asyncio.create_task(attempt(step))
+        if not running:
+            break
+        done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            outcome = task.result()
+            del running[outcome.step_id]
+            outcomes[outcome.step_id] = outcome
+            if outcome.status != "done":
+                block_dependents(outcome.step_id)
+    return PlanOutcome(plan_id=plan_id, steps={s.id: outcomes[s.id] for s in plan.steps})
