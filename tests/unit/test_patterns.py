@@ -1,0 +1,82 @@
+"""Multi-agent patterns with scripted simulated models: orchestrator-worker, evaluator-optimizer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from aegis_ray.plan.patterns import evaluate_optimize, orchestrate, parse_critique
+from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
+from aegis_ray.runner import answer_task
+from aegis_ray.sim import ModelProfile, Rule, Script, SimConfig, SimServer, Turn
+from aegis_ray.types import PlanStep, RunSpec
+from tests.helpers import sim_endpoint
+
+pytestmark = pytest.mark.unit
+
+PLAN = {"goal": "capitals", "steps": [{"id": c.lower(), "task": f"What is the capital of {c}?"}
+                                      for c in ("France", "Japan", "Egypt")]}
+MODELS = {
+    "sim-honest-planner": ModelProfile(script=Script(turns=[Turn(text=json.dumps(PLAN))])),
+    "sim-honest-synth": ModelProfile(script=Script(rules=[
+        Rule(contains="Paris", reply=Turn(text="France: Paris; Japan: Tokyo; Egypt: Cairo."))])),
+    "sim-honest-writer": ModelProfile(script=Script(turns=[Turn(text="Draft one"), Turn(text="Draft two")])),
+    "sim-honest-critic": ModelProfile(script=Script(rules=[
+        Rule(contains="Draft one", reply=Turn(text='{"accept": false, "feedback": "say more"}')),
+        Rule(contains="Draft two", reply=Turn(text='{"accept": true}'))])),
+    "sim-honest-grump": ModelProfile(script=Script(rules=[
+        Rule(contains="Draft", reply=Turn(text='{"accept": false, "feedback": "no"}'))])),
+    "sim-honest*": ModelProfile(),
+}
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimServer]:
+    with SimServer(SimConfig(models=MODELS)) as server:
+        yield server
+
+
+@pytest.fixture
+async def gateway(sim: SimServer) -> AsyncIterator:
+    cache = EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1])))
+    yield lambda model: Gateway(cache, [f"sim:{model}"])
+    await cache.aclose()
+
+
+async def test_orchestrator_worker_decomposes_fans_out_and_synthesises(gateway) -> None:
+    workers = gateway("sim-honest")
+
+    async def run_step(step: PlanStep, _: dict[str, str]) -> str:
+        return (await answer_task(workers, RunSpec(task=step.task))).answer.text
+
+    result = await orchestrate(gateway("sim-honest-planner"), gateway("sim-honest-synth"),
+                               "Capitals of France, Japan and Egypt?", run_step, plan_id="p1")
+    assert [s.id for s in result.plan.steps] == ["france", "japan", "egypt"]
+    assert {k: v.output for k, v in result.outcome.steps.items()} == {
+        "france": "Paris.", "japan": "Tokyo.", "egypt": "Cairo."}
+    assert result.answer == "France: Paris; Japan: Tokyo; Egypt: Cairo."
+    assert result.provenance.tainted and result.provenance.sources == ("france", "japan", "egypt")
+
+
+async def test_evaluator_optimizer_refines_until_the_critic_accepts(gateway) -> None:
+    result = await evaluate_optimize(gateway("sim-honest-writer"), gateway("sim-honest-critic"), "Write it")
+    assert result.accepted and result.answer == "Draft two"
+    assert [r.critique.accept for r in result.rounds] == [False, True]
+    assert result.rounds[0].critique.feedback == "say more"
+
+
+async def test_evaluator_optimizer_stops_at_its_budget(gateway) -> None:
+    result = await evaluate_optimize(gateway("sim-honest-writer"), gateway("sim-honest-grump"), "Write it",
+                                     max_rounds=2)
+    assert not result.accepted and len(result.rounds) == 2
+
+
+async def test_the_critic_is_never_the_author(gateway) -> None:
+    with pytest.raises(ValueError, match="different model"):
+        await evaluate_optimize(gateway("sim-honest-writer"), gateway("sim-honest-writer"), "Write it")
+
+
+def test_unparseable_critiques_reject() -> None:
+    assert not parse_critique("looks great to me!").accept
