@@ -425,6 +425,39 @@ def sim_serve(
     serve_forever(sim_config, host, port)
 
 
+@app.command("serve")
+@reports_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Bind address; keep 127.0.0.1 unless AEGIS_API_KEY is set.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+) -> None:
+    """Serve the HTTP API, the OpenAI-compatible endpoint and the dashboard on Ray Serve."""
+    import time
+
+    from ray import serve
+
+    from actors.cluster import connect
+    from aegis_ray.runner import plan_models
+    from serve_app.deployment import start
+
+    settings = load_settings()
+    if host not in ("127.0.0.1", "localhost", "::1") and not (settings.api_key or settings.api_keys_file):
+        err.print(f"[bold yellow]warning:[/] serving on {host} with no API key: anyone who can reach it can use it")
+    plan = plan_models(settings, RunSpec(task="(serve)"))
+    with _simulator(plan.needs_simulator) as sim_url:
+        connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+        start(settings, sim_url, host, port)
+        if plan.simulated:
+            _simulated_notice(", ".join(plan.chain))
+        err.print(f"Aegis is serving on http://{host}:{port} (dashboard /, API /api, OpenAI-compatible /v1); "
+                  "Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            serve.shutdown()
+
+
 @mcp_app.command("serve")
 @reports_errors
 def mcp_serve(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -80,6 +80,12 @@ class SandboxSettings(Policy):
     limits: SandboxLimits = SandboxLimits()
 
 
+class ServeSettings(Policy):
+    num_replicas: int | Literal["auto"] = 1
+    max_ongoing_requests: int = Field(default=256, gt=0)
+    autoscaling: dict[str, Any] | None = Field(default=None, description="Ray Serve autoscaling_config.")
+
+
 class ProviderCredentials(Policy):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -118,6 +124,9 @@ class Settings(BaseSettings):
     rate_limit: RateLimitPolicy = RateLimitPolicy()
     telemetry: TelemetrySettings = TelemetrySettings()
     sandbox: SandboxSettings = SandboxSettings()
+    serve: ServeSettings = ServeSettings()
+    api_key: SecretStr | None = Field(default=None, description="Require Authorization: Bearer on /api and /v1.")
+    api_keys_file: Path | None = Field(default=None, description='JSON {"tenant": "key"} for several tenants.')
     approval: Literal["ask", "auto", "deny"] = Field(
         default="ask", description="Policy for mutating and executing tools.")
     prices: dict[str, Price] = Field(default_factory=dict, description="Overrides of the shipped table.")

@@ -70,8 +70,12 @@ def _answer(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
     if profile.persona is Persona.HALLUCINATING:
         wrong = _hallucination(profile, fact, rng)
         if wrong is not None:
-            return Turn(text=f"{wrong.answer}.")
-    return Turn(text=f"{fact.answer}.")
+            return Turn(text=_sentence(wrong.answer))
+    return Turn(text=_sentence(fact.answer))
+
+
+def _sentence(answer: str) -> str:
+    return answer if answer.endswith(".") else f"{answer}."
 
 
 def _hallucination(profile: ModelProfile, fact: Fact, rng: random.Random) -> Fact | None:

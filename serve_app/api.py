@@ -1,0 +1,213 @@
+"""The FastAPI application: `/api/*`, the OpenAI-compatible `/v1/*`, and the dashboard at `/`.
+
+Every body is validated by pydantic (422 names the field); bodies over 1 MiB get 413; Aegis errors
+map to 4xx (bad input) or 502 (a model endpoint failed), never to a bare 500.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from aegis_ray.errors import AegisError, BadInputError, ProviderError
+from aegis_ray.types import Message, RunResult, StreamEnd, TextDelta
+from serve_app.auth import tenant_for
+from serve_app.models import (
+    ChatRequest,
+    ControlResponse,
+    EnqueueRequest,
+    EnqueueResponse,
+    Frontier,
+    HealthResponse,
+    QueueResponse,
+    RunRequest,
+    RunSummary,
+    VerifyRequest,
+    VerifyResponse,
+)
+from serve_app.service import AegisService
+
+MAX_BODY_BYTES = 1 << 20
+PIPELINE = "aegis"
+STATIC = Path(__file__).parent / "static"
+
+
+class Runtime:
+    """What this replica serves with. Module-level because Ray Serve runs a copy of the FastAPI app
+    object in each replica, while the route functions here are imported, so they see this."""
+
+    service: AegisService | None = None
+    keys: dict[str, str] = {}  # noqa: RUF012 - filled once per process by configure()
+
+
+def configure(service: AegisService, keys: dict[str, str]) -> None:
+    Runtime.service, Runtime.keys = service, keys
+
+
+def service() -> AegisService:
+    if Runtime.service is None:
+        raise HTTPException(503, "the service is starting")
+    return Runtime.service
+
+
+def authorised(request: Request) -> str | None:
+    return tenant_for(request, Runtime.keys)
+
+
+Svc = Annotated[AegisService, Depends(service)]
+api = APIRouter(prefix="/api", dependencies=[Depends(authorised)])
+openai_api = APIRouter(prefix="/v1", dependencies=[Depends(authorised)])
+
+
+@api.post("/run")
+async def run(body: RunRequest, svc: Svc) -> RunResult:
+    return await svc.run(body.task, body.model)
+
+
+@api.post("/verify")
+async def verify(body: VerifyRequest, svc: Svc) -> VerifyResponse:
+    return await svc.verify(body)
+
+
+@api.post("/enqueue")
+async def enqueue(body: EnqueueRequest, svc: Svc) -> EnqueueResponse:
+    return await svc.enqueue(body.tasks, body.model)
+
+
+@api.get("/runs")
+async def runs(svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunSummary]:
+    return await svc.runs(limit)
+
+
+@api.get("/runs/{run_id}")
+async def run_detail(run_id: str, svc: Svc) -> dict[str, Any]:
+    return await svc.run_detail(run_id)
+
+
+@api.get("/queue")
+async def queue(svc: Svc) -> QueueResponse:
+    return QueueResponse(counts=await (await svc.store()).queue_counts())
+
+
+@api.get("/stream")
+async def stream(svc: Svc, task: Annotated[str, Query(min_length=1, max_length=100_000)],
+                 model: str | None = None) -> StreamingResponse:
+    """Server-sent events: `text` deltas as the model writes, then `end` with the completion."""
+    await svc.ensure_running()
+    messages = (Message.user(task),)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            async for event in svc.stream(messages, model):
+                yield f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
+        except AegisError as error:
+            yield f"event: error\ndata: {json.dumps({'error': str(error)})}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@api.get("/health")
+async def health(svc: Svc) -> HealthResponse:
+    return await svc.health()
+
+
+@api.post("/control/stop")
+async def stop(svc: Svc) -> ControlResponse:
+    return ControlResponse(kill_switch=await svc.set_kill_switch("stopped"))
+
+
+@api.post("/control/resume")
+async def resume(svc: Svc) -> ControlResponse:
+    return ControlResponse(kill_switch=await svc.set_kill_switch("running"))
+
+
+@api.get("/frontier")
+async def frontier(svc: Svc) -> Frontier:
+    return svc.frontier()
+
+
+@openai_api.get("/models")
+async def models() -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": PIPELINE, "object": "model", "created": 0, "owned_by": "aegis"}]}
+
+
+def _messages(body: ChatRequest) -> tuple[Message, ...]:
+    def text(content: Any) -> str:
+        if isinstance(content, list):
+            return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return content or ""
+
+    role = {"developer": "system"}
+    return tuple(Message(role=role.get(m.role, m.role), content=text(m.content))  # type: ignore[arg-type]
+                 for m in body.messages if m.role != "tool")
+
+
+@openai_api.post("/chat/completions", response_model=None)
+async def chat_completions(body: ChatRequest, svc: Svc) -> Any:
+    if body.model != PIPELINE:
+        raise BadInputError(f"unknown model {body.model!r}; this server serves {PIPELINE!r}")
+    await svc.ensure_running()
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    messages = _messages(body)
+    if not body.stream:
+        final = None
+        async for event in svc.stream(messages, None):
+            if isinstance(event, StreamEnd):
+                final = event.completion
+        assert final is not None
+        return {"id": completion_id, "object": "chat.completion", "created": created, "model": PIPELINE,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": final.text},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": final.usage.input_tokens, "completion_tokens": final.usage.output_tokens,
+                          "total_tokens": final.usage.total_tokens},
+                "aegis": {"answered_by": final.model, "simulated": final.simulated, "cost_usd": final.cost_usd,
+                          "abstained": False, "verdicts": []}}
+
+    async def chunks() -> AsyncIterator[str]:
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            return "data: " + json.dumps({"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                                          "model": PIPELINE, "choices": [{"index": 0, "delta": delta,
+                                                                          "finish_reason": finish}], **extra}) + "\n\n"
+
+        yield chunk({"role": "assistant", "content": ""})
+        async for event in svc.stream(messages, None):
+            if isinstance(event, TextDelta):
+                yield chunk({"content": event.text})
+            elif isinstance(event, StreamEnd):
+                c = event.completion
+                aegis = {"answered_by": c.model, "simulated": c.simulated, "cost_usd": c.cost_usd}
+                yield chunk({}, "stop", aegis=aegis)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Aegis", version="0.1.0", description="A verifying agent harness on Ray.")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(AegisError)
+    async def aegis_error(_: Request, error: AegisError) -> JSONResponse:
+        status = 400 if isinstance(error, BadInputError) else 502 if isinstance(error, ProviderError) else 500
+        return JSONResponse({"detail": error.message, "hint": error.hint, "error": type(error).__name__}, status)
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.include_router(api)
+    app.include_router(openai_api)
+    return app

@@ -1,0 +1,143 @@
+"""What the HTTP routes do, apart from HTTP: answers, checks, the queue, runs, health, the kill switch.
+
+The kill switch lives in the store, so it survives restarts and is shared by every replica; it
+fails closed: when the store cannot be read, the service refuses work (503) rather than assume.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import ray
+from fastapi import HTTPException
+
+from actors.registry import ActorEndpoint
+from aegis_ray.config import Settings
+from aegis_ray.factory import FactoryJob, job_payload
+from aegis_ray.providers import EndpointCache, Gateway
+from aegis_ray.runner import answer_task, endpoint_configurer, plan_models
+from aegis_ray.store import Store, open_store
+from aegis_ray.types import Message, ModelRequest, RunResult, RunSpec, StreamEvent
+from aegis_ray.verify.deterministic import run_checks
+from serve_app.models import (
+    CheckResult,
+    EnqueueResponse,
+    Frontier,
+    HealthResponse,
+    RunSummary,
+    ScoreItem,
+    VerifyRequest,
+    VerifyResponse,
+)
+
+KILL_SWITCH = "kill_switch"
+RESULTS = Path(__file__).parents[1] / "benchmarks" / "results"
+
+
+class AegisService:
+    def __init__(self, settings: Settings, sim_url: str | None) -> None:
+        self.settings = settings
+        self.chain = plan_models(settings, RunSpec(task="(service)")).chain
+        self._configure = endpoint_configurer(settings, sim_url)
+        self._endpoints = EndpointCache(lambda model: ActorEndpoint(self._configure(model)))
+        self._store: Store | None = None
+
+    async def store(self) -> Store:
+        if self._store is None:
+            database = self.settings.database_url.get_secret_value() if self.settings.database_url else None
+            self._store = await open_store(database, self.settings.home)
+        return self._store
+
+    async def kill_switch(self) -> str:
+        return await (await self.store()).flag(KILL_SWITCH) or "running"
+
+    async def ensure_running(self) -> None:
+        """Refuse work while stopped, and when the switch cannot be read (fail closed)."""
+        try:
+            state = await self.kill_switch()
+        except Exception as exc:
+            raise HTTPException(503, f"the store cannot be read, so the service refuses work: {exc}") from exc
+        if state == "stopped":
+            raise HTTPException(503, "the service is stopped (kill switch); POST /api/control/resume to resume")
+
+    async def set_kill_switch(self, state: str) -> str:
+        await (await self.store()).set_flag(KILL_SWITCH, state)
+        return state
+
+    def gateway(self, model: str | None) -> Gateway:
+        chain = plan_models(self.settings, RunSpec(task="(request)", model=model)).chain if model else self.chain
+        return Gateway(self._endpoints, chain)
+
+    async def run(self, task: str, model: str | None) -> RunResult:
+        await self.ensure_running()
+        return await answer_task(self.gateway(model), RunSpec(task=task, model=model))
+
+    async def stream(self, messages: tuple[Message, ...], model: str | None) -> AsyncIterator[StreamEvent]:
+        await self.ensure_running()
+        async for event in self.gateway(model).stream(ModelRequest(messages=messages)):
+            yield event
+
+    async def verify(self, request: VerifyRequest) -> VerifyResponse:
+        outcomes = run_checks(tuple(request.checks), request.answer)
+        return VerifyResponse(passed=all(o.passed for o in outcomes),
+                              results=[CheckResult(**o.model_dump()) for o in outcomes])
+
+    async def enqueue(self, tasks: list[str], model: str | None) -> EnqueueResponse:
+        await self.ensure_running()
+        chain = self.gateway(model).chain
+        jobs = [FactoryJob(task=t, model=model) for t in tasks]
+        added = await (await self.store()).enqueue([(j.job_id, job_payload(j, chain)) for j in jobs])
+        return EnqueueResponse(job_ids=[j.job_id for j in jobs], added=added)
+
+    async def runs(self, limit: int) -> list[RunSummary]:
+        records = await (await self.store()).list_runs(limit)
+        return [RunSummary(run_id=r.run_id, status=r.status.value, task=r.spec.task, steps=r.step_count,
+                           updated=r.updated) for r in records]
+
+    async def run_detail(self, run_id: str) -> dict[str, Any]:
+        store = await self.store()
+        record = await store.load_run(run_id)
+        if record is None:
+            raise HTTPException(404, f"no run {run_id!r}")
+        steps = await store.steps(run_id)
+        return {"run_id": run_id, "status": record.status.value, "spec": record.spec.model_dump(mode="json"),
+                "answer": record.state.answer.model_dump(mode="json") if record.state and record.state.answer else None,
+                "steps": [s.model_dump(mode="json") for s in steps]}
+
+    async def health(self) -> HealthResponse:
+        try:
+            switch, store_state = await self.kill_switch(), "ok"
+        except Exception as exc:
+            switch, store_state = "unknown", f"error: {exc}"
+        providers = []
+        for endpoint in self._endpoints.endpoints.values():
+            try:
+                providers.append((await endpoint.stats()).model_dump(mode="json"))  # type: ignore[attr-defined]
+            except Exception as exc:
+                providers.append({"error": str(exc)})
+        resources = ray.cluster_resources()
+        cluster = {"nodes": len([n for n in ray.nodes() if n.get("Alive")]), "cpus": resources.get("CPU", 0)}
+        status = "ok" if store_state == "ok" and switch == "running" else ("stopped" if switch == "stopped"
+                                                                         else "degraded")
+        return HealthResponse(status=status, store=store_state, kill_switch=switch, cluster=cluster,
+                              providers=providers)
+
+    def frontier(self) -> Frontier:
+        """Each trust and performance property with its latest measured value and where it came from."""
+        items = []
+        for name, key, label in [
+            ("gateway_overhead", "overhead_p50_ms", "gateway + ProviderActor overhead, ms at p50"),
+            ("sandbox_latency", "added_ms", "sandbox cold start added, ms"),
+            ("factory_throughput", "rows", "factory jobs/s vs ideal"),
+        ]:
+            path = RESULTS / f"{name}.json"
+            if path.exists():
+                value = json.loads(path.read_text())[key]
+                items.append(ScoreItem(property=label, value=value, source=f"benchmarks/{name}.py"))
+            else:
+                source = f"not measured yet: run benchmarks/{name}.py"
+                items.append(ScoreItem(property=label, value=None, source=source))
+        return Frontier(items=items)

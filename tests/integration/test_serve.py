@@ -1,0 +1,128 @@
+"""The Ray Serve app, over real HTTP: OpenAI SDK, auth on every route, validation, the kill switch."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from aegis_ray.config import Settings
+from aegis_ray.sim import SimServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ray_cluster")]
+
+KEY = "test-key-0123456789"
+ROUTES = [
+    ("POST", "/api/run", {"task": "What is the capital of Australia?"}),
+    ("POST", "/api/verify", {"answer": "42", "checks": [{"kind": "equals", "value": "42"}]}),
+    ("POST", "/api/enqueue", {"tasks": ["What is the capital of Chile?"]}),
+    ("GET", "/api/runs", None),
+    ("GET", "/api/queue", None),
+    ("GET", "/api/stream?task=What+is+the+capital+of+Peru%3F", None),
+    ("GET", "/api/health", None),
+    ("GET", "/api/frontier", None),
+    ("POST", "/api/control/resume", None),
+    ("GET", "/v1/models", None),
+    ("POST", "/v1/chat/completions", {"model": "aegis", "messages": [{"role": "user", "content": "capital of Peru?"}]}),
+]
+
+
+def deploy(settings: Settings) -> None:
+    from ray import serve
+
+    from serve_app.deployment import QUIET, build_application
+
+    serve.run(build_application(settings, None), name="aegis", route_prefix="/", logging_config=QUIET)
+
+
+@pytest.fixture(scope="module")
+def service(sim_server: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings]]:
+    from ray import serve
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(home=Path(tmp_path_factory.mktemp("serve-home")), sim_url=sim_server.base_url,
+                        api_key=KEY)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    deploy(settings)
+    yield f"http://127.0.0.1:{port}", settings
+    serve.shutdown()
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEY}"}
+
+
+def test_openai_sdk_gets_a_completion_and_a_stream(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    client = openai.OpenAI(api_key=KEY, base_url=f"{url}/v1", max_retries=0)
+    assert [m.id for m in client.models.list().data] == ["aegis"]
+    completion = client.chat.completions.create(
+        model="aegis", messages=[{"role": "user", "content": "What is the capital of Australia?"}])
+    assert completion.choices[0].message.content == "Canberra."
+    assert completion.model_extra["aegis"]["simulated"] is True
+    chunks = list(client.chat.completions.create(
+        model="aegis", messages=[{"role": "user", "content": "What is the capital of the United States?"}],
+        stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Washington, D.C."
+    assert len([c for c in chunks if c.choices[0].delta.content]) >= 2  # it streamed
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_every_route_needs_the_key(service: tuple[str, Settings], method: str, path: str, body: dict | None) -> None:
+    url, _ = service
+    refused = httpx.request(method, url + path, json=body, timeout=30)
+    assert refused.status_code == 401 and "API key" in refused.json()["detail"]
+    wrong = httpx.request(method, url + path, json=body, headers={"Authorization": "Bearer nope"}, timeout=30)
+    assert wrong.status_code == 401
+    allowed = httpx.request(method, url + path, json=body, headers=auth(), timeout=30)
+    assert 200 <= allowed.status_code < 300, allowed.text
+
+
+def test_bad_input_is_a_4xx_naming_the_field(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    missing = httpx.post(f"{url}/api/run", json={"model": "sim:sim-honest"}, headers=auth())
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "task"]
+    bad_model = httpx.post(f"{url}/api/run", json={"task": "hi", "model": "nonsense"}, headers=auth())
+    assert bad_model.status_code == 400 and "cannot route model" in bad_model.json()["detail"]
+    unknown = httpx.post(f"{url}/v1/chat/completions", headers=auth(),
+                         json={"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]})
+    assert unknown.status_code == 400
+    huge = httpx.post(f"{url}/api/run", headers=auth(), content=b"x" * (2 << 20))
+    assert huge.status_code == 413
+    assert httpx.get(f"{url}/api/runs/no-such-run", headers=auth()).status_code == 404
+
+
+def test_the_dashboard_and_the_schema_are_served(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    page = httpx.get(url + "/")
+    assert page.status_code == 200 and "<title>Aegis</title>" in page.text and "http" not in page.text.split(
+        "<script>")[0].split("<style>")[0].replace('charset="utf-8"', "")
+    schema = httpx.get(url + "/openapi.json").json()
+    assert {"/api/run", "/api/stream", "/v1/chat/completions", "/api/control/stop"} <= set(schema["paths"])
+
+
+def test_kill_switch_refuses_work_until_resumed_even_across_a_restart(service: tuple[str, Settings]) -> None:
+    url, settings = service
+    task = {"task": "What is the capital of Australia?"}
+    assert httpx.post(f"{url}/api/control/stop", headers=auth()).json() == {"kill_switch": "stopped"}
+    assert httpx.post(f"{url}/api/run", json=task, headers=auth()).status_code == 503
+    assert httpx.get(f"{url}/api/health", headers=auth()).json()["status"] == "stopped"
+    from ray import serve
+
+    serve.delete("aegis")
+    deploy(settings)  # a restarted app reads the switch from the store
+    for _ in range(50):
+        response = httpx.post(f"{url}/api/run", json=task, headers=auth(), timeout=30)
+        if response.status_code != 404:  # the route is back
+            break
+        time.sleep(0.2)
+    assert response.status_code == 503 and "kill switch" in response.json()["detail"]
+    httpx.post(f"{url}/api/control/resume", headers=auth())
+    assert httpx.post(f"{url}/api/run", json=task, headers=auth(), timeout=30).json()["answer"]["text"] == "Canberra."
