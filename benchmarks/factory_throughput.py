@@ -15,32 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from pydantic import SecretStr
+
+from aegis_ray.sim.process import start_sim_process
 
 RESULTS = Path(__file__).parent / "results" / "factory_throughput.json"
 TARGET = 0.9
 
 
-def start_simulator(port: int, latency_ms: float, workdir: Path) -> subprocess.Popen[bytes]:
-    config = workdir / "sim.json"
-    config.write_text(json.dumps({"models": {"sim-honest*": {"persona": "honest", "latency_ms": latency_ms}}}))
-    server = subprocess.Popen([sys.executable, "-m", "aegis_ray", "sim", "serve", "--port", str(port),
-                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sim/health").raise_for_status()
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the simulated model server did not start")
 
 
 async def plain_asyncio(base_url: str, jobs: int, concurrency: int) -> float:
@@ -91,7 +77,7 @@ async def main(args: argparse.Namespace) -> list[dict[str, float]]:
 
     connect(num_cpus=2, object_store_memory=256 * 2**20)
     workdir = Path(tempfile.mkdtemp(prefix="aegis-factory-bench-"))
-    server = start_simulator(args.port, args.latency_ms, workdir)
+    server = start_sim_process(args.port, {"sim-honest*": {"persona": "honest", "latency_ms": args.latency_ms}})
     base_url = f"http://127.0.0.1:{args.port}"
     rows = []
     try:

@@ -15,15 +15,14 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
 import ray
 from pydantic import SecretStr
+
+from aegis_ray.sim.process import start_sim_process
 
 RESULTS = Path(__file__).parent / "results" / "gateway_overhead.json"
 TARGET_OVERHEAD_MS = 2.0
@@ -37,17 +36,6 @@ class EchoActor:
         return payload
 
 
-def start_simulator(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, "-m", "aegis_ray", "sim", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sim/health").raise_for_status()
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the simulated model server did not start")
 
 
 async def timed(paths: dict[str, Callable[[], Awaitable[object]]], calls: int, warmup: int) -> dict[str, list[float]]:
@@ -106,7 +94,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8931)
     args = parser.parse_args()
 
-    server = start_simulator(args.port)
+    server = start_sim_process(args.port)
     try:
         results = asyncio.run(measure(f"http://127.0.0.1:{args.port}", args.calls, args.warmup))
     finally:

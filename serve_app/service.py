@@ -128,14 +128,17 @@ class AegisService:
     def frontier(self) -> Frontier:
         """Each trust and performance property with its latest measured value and where it came from."""
         items = []
-        for name, key, label in [
-            ("gateway_overhead", "overhead_p50_ms", "gateway + ProviderActor overhead, ms at p50"),
-            ("sandbox_latency", "added_ms", "sandbox cold start added, ms"),
-            ("factory_throughput", "rows", "factory jobs/s vs ideal"),
+        for name, label, pick in [
+            ("gateway_overhead", "gateway + ProviderActor overhead, ms at p50",
+             lambda r: round(r["overhead_p50_ms"], 2)),
+            ("sandbox_latency", "sandbox cold start added, ms", lambda r: round(r["added_ms"], 1)),
+            ("factory_throughput", "factory jobs/s as a share of ideal, by concurrency",
+             lambda r: {f"C={row['concurrency']}": round(row["factory_vs_ideal"], 2) for row in r["rows"]}),
+            ("serve_throughput", "/api/run req/s vs a bare Serve deployment", lambda r: round(r["ratio"], 2)),
         ]:
             path = RESULTS / f"{name}.json"
             if path.exists():
-                value = json.loads(path.read_text())[key]
+                value = pick(json.loads(path.read_text()))
                 items.append(ScoreItem(property=label, value=value, source=f"benchmarks/{name}.py"))
             else:
                 source = f"not measured yet: run benchmarks/{name}.py"

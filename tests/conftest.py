@@ -46,6 +46,26 @@ def cluster_address(ray_cluster: None) -> str:
     return ray.get_runtime_context().gcs_address
 
 
+@pytest.fixture(scope="session")
+def service(sim_server: SimServer, ray_cluster: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """The Aegis Serve app on a free loopback port, answering from the simulator, with an API key."""
+    import socket
+
+    from ray import serve
+
+    from aegis_ray.config import Settings
+    from tests.helpers import SERVE_KEY, deploy_aegis
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(home=tmp_path_factory.mktemp("serve-home"), sim_url=sim_server.base_url, api_key=SERVE_KEY)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    deploy_aegis(settings)
+    yield f"http://127.0.0.1:{port}", settings
+    serve.shutdown()
+
+
 _EXPORTER = InMemorySpanExporter()
 
 

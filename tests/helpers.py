@@ -46,3 +46,15 @@ def postgres_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+SERVE_KEY = "test-key-0123456789"
+
+
+def deploy_aegis(settings: object) -> None:
+    """Deploy (or redeploy) the Aegis Serve application on the running Serve instance."""
+    from ray import serve
+
+    from serve_app.deployment import QUIET, build_application
+
+    serve.run(build_application(settings, None), name="aegis", route_prefix="/", logging_config=QUIET)

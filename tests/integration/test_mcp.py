@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,41 @@ async def test_official_client_lists_and_calls_aegis_mcp_serve(tmp_path: Path) -
         answered = await client.call_tool("run", {"task": "What is the capital of France?"})
         assert "Paris" in answered.content[0].text and "simulated" in answered.content[0].text
     assert (tmp_path / "a.py").read_text() == "print(6 * 7)"
+
+
+@pytest.fixture
+def http_mcp_server(tmp_path: Path) -> Iterator[str]:
+    """`aegis mcp serve --http` in its own process, its workspace `tmp_path`; yields its URL."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "aegis_ray", "mcp", "serve", "--http", "--port", str(port),
+                               "--workspace", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/mcp"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+async def test_mounts_aegis_mcp_serve_over_streamable_http(http_mcp_server: str, tmp_path: Path) -> None:
+    registry = ToolRegistry([], policy="auto")
+    mount = await mount_mcp(registry, MCPServerSpec(name="aegis", url=http_mcp_server))
+    try:
+        assert "aegis_write_file" in mount.tool_names
+        wrote = await registry.call(ToolCall(id="1", name="aegis_write_file",
+                                             arguments={"path": "via-http.txt", "content": "hi"}),
+                                    ToolContext(workspace=Workspace(tmp_path / "client")))
+        assert wrote.ok, wrote
+    finally:
+        await mount.aclose()
+    assert (tmp_path / "via-http.txt").read_text() == "hi"  # written by the server, in its workspace

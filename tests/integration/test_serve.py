@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
 from aegis_ray.config import Settings
-from aegis_ray.sim import SimServer
+from tests.helpers import SERVE_KEY, deploy_aegis
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ray_cluster")]
 
-KEY = "test-key-0123456789"
 ROUTES = [
     ("POST", "/api/run", {"task": "What is the capital of Australia?"}),
     ("POST", "/api/verify", {"answer": "42", "checks": [{"kind": "equals", "value": "42"}]}),
@@ -32,36 +28,13 @@ ROUTES = [
 ]
 
 
-def deploy(settings: Settings) -> None:
-    from ray import serve
-
-    from serve_app.deployment import QUIET, build_application
-
-    serve.run(build_application(settings, None), name="aegis", route_prefix="/", logging_config=QUIET)
-
-
-@pytest.fixture(scope="module")
-def service(sim_server: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings]]:
-    from ray import serve
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = Settings(home=Path(tmp_path_factory.mktemp("serve-home")), sim_url=sim_server.base_url,
-                        api_key=KEY)
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    deploy(settings)
-    yield f"http://127.0.0.1:{port}", settings
-    serve.shutdown()
-
-
 def auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEY}"}
+    return {"Authorization": f"Bearer {SERVE_KEY}"}
 
 
 def test_openai_sdk_gets_a_completion_and_a_stream(service: tuple[str, Settings]) -> None:
     url, _ = service
-    client = openai.OpenAI(api_key=KEY, base_url=f"{url}/v1", max_retries=0)
+    client = openai.OpenAI(api_key=SERVE_KEY, base_url=f"{url}/v1", max_retries=0)
     assert [m.id for m in client.models.list().data] == ["aegis"]
     completion = client.chat.completions.create(
         model="aegis", messages=[{"role": "user", "content": "What is the capital of Australia?"}])
@@ -75,7 +48,8 @@ def test_openai_sdk_gets_a_completion_and_a_stream(service: tuple[str, Settings]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
-def test_every_route_needs_the_key(service: tuple[str, Settings], method: str, path: str, body: dict | None) -> None:
+def test_every_route_needs_the_key(service: tuple[str, Settings], method: str, path: str,
+                                   body: dict | None) -> None:
     url, _ = service
     refused = httpx.request(method, url + path, json=body, timeout=30)
     assert refused.status_code == 401 and "API key" in refused.json()["detail"]
@@ -117,7 +91,7 @@ def test_kill_switch_refuses_work_until_resumed_even_across_a_restart(service: t
     from ray import serve
 
     serve.delete("aegis")
-    deploy(settings)  # a restarted app reads the switch from the store
+    deploy_aegis(settings)  # a restarted app reads the switch from the store
     for _ in range(50):
         response = httpx.post(f"{url}/api/run", json=task, headers=auth(), timeout=30)
         if response.status_code != 404:  # the route is back
