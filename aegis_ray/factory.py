@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 
 from aegis_ray.errors import AegisError, BadInputError
 from aegis_ray.store import FencedOutError, Job, Store
-from aegis_ray.types import Frozen, RunResult, RunSpec
+from aegis_ray.types import Frozen, RunResult, RunSpec, TaskText
 
 Answer = Callable[[RunSpec], Awaitable[RunResult]]
 
@@ -29,7 +29,7 @@ Answer = Callable[[RunSpec], Awaitable[RunResult]]
 class FactoryJob(Frozen):
     """One line of a jobs file: `{"task": ...}` (optionally `id`, `model`, `system_prompt`) or a string."""
 
-    task: str = Field(min_length=1, max_length=100_000)
+    task: TaskText
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")
     model: str | None = None
     system_prompt: str | None = None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 
 class Frozen(BaseModel):
@@ -182,6 +182,17 @@ class RegexCheck(Frozen):
     kind: Literal["regex"] = "regex"
     pattern: str = Field(min_length=1, description="RE2 syntax (linear time).")
 
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        import re2
+
+        try:
+            re2.compile(pattern)
+        except re2.error as exc:
+            raise ValueError(f"not a valid RE2 pattern: {exc}") from exc
+        return pattern
+
 
 class EqualsCheck(Frozen):
     kind: Literal["equals"] = "equals"
@@ -198,23 +209,26 @@ Check = Annotated[ContainsCheck | RegexCheck | EqualsCheck | JsonSchemaCheck, Fi
 """A deterministic check a task declares on its final answer; a failed check abstains."""
 
 
+def _has_text(task: str) -> str:
+    if not task.strip():
+        raise ValueError("the task is empty: say what the agent should do")
+    return task.strip()
+
+
+TaskText = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidator(_has_text)]
+"""A task as every entry point accepts it (CLI, HTTP, factory): some non-blank text, stripped."""
+
+
 class RunSpec(Frozen):
     """What the user asked for. Validated at every entry point (CLI, HTTP, factory)."""
 
-    task: str = Field(min_length=1, max_length=100_000)
+    task: TaskText
     model: str | None = Field(default=None, description="Model reference; None = configured default.")
     fallback_models: tuple[str, ...] = ()
     system_prompt: str | None = None
     budget: Budget = Budget()
     checks: tuple[Check, ...] = ()
     require_tool: str | None = Field(default=None, description="Force a call to this tool on the first turn.")
-
-    @field_validator("task")
-    @classmethod
-    def _task_has_text(cls, task: str) -> str:
-        if not task.strip():
-            raise ValueError("the task is empty: say what the agent should do")
-        return task.strip()
 
 
 class Step(Frozen):

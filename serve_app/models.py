@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aegis_ray.types import Check
+from aegis_ray.types import Check, TaskText
 
 
 class ApiModel(BaseModel):
@@ -14,7 +14,7 @@ class ApiModel(BaseModel):
 
 
 class RunRequest(ApiModel):
-    task: str = Field(min_length=1, max_length=100_000)
+    task: TaskText
     model: str | None = Field(default=None, description="provider:model; default: the service's chain")
 
 
@@ -35,7 +35,7 @@ class VerifyResponse(ApiModel):
 
 
 class EnqueueRequest(ApiModel):
-    tasks: list[str] = Field(min_length=1, max_length=10_000)
+    tasks: list[TaskText] = Field(min_length=1, max_length=10_000)
     model: str | None = None
 
 

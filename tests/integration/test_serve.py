@@ -68,6 +68,12 @@ def test_bad_input_is_a_4xx_naming_the_field(service: tuple[str, Settings]) -> N
     unknown = httpx.post(f"{url}/v1/chat/completions", headers=auth(),
                          json={"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]})
     assert unknown.status_code == 400
+    for path, body in (("/api/run", {"task": "   "}), ("/api/enqueue", {"tasks": ["ok", ""]}),
+                       ("/api/enqueue", {"tasks": [" \n "]}),
+                       ("/api/verify", {"answer": "a", "checks": [{"kind": "regex", "pattern": "[U"}]})):
+        # found by schemathesis: each was a 500
+        blank = httpx.post(url + path, json=body, headers=auth())
+        assert blank.status_code == 422, (path, body, blank.text)
     huge = httpx.post(f"{url}/api/run", headers=auth(), content=b"x" * (2 << 20))
     assert huge.status_code == 413
     assert httpx.get(f"{url}/api/runs/no-such-run", headers=auth()).status_code == 404
