@@ -70,21 +70,31 @@ class PidsCgroup:
         return False
 
     @staticmethod
-    def destroy(group: Path) -> None:
-        """Kill whatever is still in the group, then remove it."""
-        for _ in range(50):
-            try:
-                pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-            except OSError:
-                return
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.01)
+    def _kill_members(group: Path) -> bool:
+        """SIGKILL everything in the group (cgroupfs: in-kernel, instant); True once it is empty."""
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except OSError:
+            return True
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return not pids
+
+    @staticmethod
+    def _remove(group: Path) -> None:
         with contextlib.suppress(OSError):
             group.rmdir()
+
+    @classmethod
+    async def destroy(cls, group: Path) -> None:
+        """Kill whatever is still in the group, then remove it, waiting without blocking the event
+        loop that other sandbox runs of the same actor share."""
+        for _ in range(50):
+            if cls._kill_members(group):
+                break
+            await asyncio.sleep(0.01)
+        cls._remove(group)
 
 
 class BubblewrapSandbox:
@@ -166,7 +176,7 @@ class BubblewrapSandbox:
             kill()
             refused = cgroup is not None and PidsCgroup.refused_forks(cgroup)
             if cgroup is not None:
-                PidsCgroup.destroy(cgroup)
+                await PidsCgroup.destroy(cgroup)
         text_err = stderr.decode("utf-8", "replace")
         outcome = classify(exit_code, text_err, timed_out=timed_out, flooded=flooded, forks_refused=refused)
         return ExecResult(argv=tuple(argv), outcome=outcome, exit_code=exit_code,
