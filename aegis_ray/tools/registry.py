@@ -47,7 +47,7 @@ class ToolRegistry:
         most once per key: re-executing it (after a crash) returns the recorded result."""
 
         def failed(error_type: str, message: str) -> ToolResult:
-            return ToolResult(call_id=call.id, name=call.name, ok=False, content=message, error_type=error_type)
+            return _failure(call, error_type, message)
 
         found = self._tools.get(call.name)
         if found is None:
@@ -93,12 +93,14 @@ class ToolRegistry:
         try:
             content = await found.run(args, ctx)
         except AegisError as exc:
-            return ToolResult(call_id=call.id, name=call.name, ok=False, content=str(exc),
-                              error_type=type(exc).__name__)
+            return _failure(call, type(exc).__name__, str(exc))
         except OSError as exc:
-            return ToolResult(call_id=call.id, name=call.name, ok=False, content=f"{call.name} failed: "
-                              f"{exc.strerror or exc}", error_type=type(exc).__name__)
+            return _failure(call, type(exc).__name__, f"{call.name} failed: {exc.strerror or exc}")
         return ToolResult(call_id=call.id, name=call.name, ok=True, content=content)
+
+
+def _failure(call: ToolCall, error_type: str, message: str) -> ToolResult:
+    return ToolResult(call_id=call.id, name=call.name, ok=False, content=message, error_type=error_type)
 
 
 class _EffectFailed(Exception):
