@@ -113,12 +113,11 @@ def run(
     settings = load_settings()
     plan = plan_models(settings, spec, SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
     with _simulator(plan.needs_simulator) as sim_url:
-        from actors.cluster import connect
         from aegis_ray.runner import endpoint_configurer
         from aegis_ray.telemetry import configure_tracing
 
         configure_tracing(settings.telemetry)
-        connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+        _join_cluster(settings)
         configure = endpoint_configurer(settings, sim_url)
         if code:
             session = _session_spec(settings, plan.chain, workspace, approve or settings.approval)
@@ -172,8 +171,8 @@ async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id
 
     err.print(f"[dim]run {run_id} · workspace {session.workspace} · approvals: {session.approval}"
               f"{' (parks without a terminal)' if session.approvals == 'park' else ''}[/]", soft_wrap=True)
-    database = settings.database_url.get_secret_value() if settings.database_url else None
-    config = SessionConfig(spec=session, endpoints={m: configure(m) for m in session.chain}, database_url=database,
+    config = SessionConfig(spec=session, endpoints={m: configure(m) for m in session.chain},
+                           database_url=settings.database_dsn,
                            home=str(settings.home))
 
     async def show(event: SessionEvent) -> None:
@@ -193,6 +192,13 @@ async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id
     return await drive_session(start_session(config), spec, run_id, show, approver)
 
 
+def _join_cluster(settings: Settings) -> None:
+    """Join RAY_ADDRESS / AEGIS_RAY_ADDRESS, else start a local cluster sized by settings."""
+    from actors.cluster import connect
+
+    connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+
+
 @contextmanager
 def _simulator(needed: bool) -> Iterator[str | None]:
     """A background simulated server while the block runs, when the model plan needs one; its URL."""
@@ -210,8 +216,7 @@ def _store_call(settings: Settings, work: Callable[[Any], Any]) -> Any:
     from aegis_ray.store import open_store
 
     async def go() -> Any:
-        database = settings.database_url.get_secret_value() if settings.database_url else None
-        store = await open_store(database, settings.home)
+        store = await open_store(settings.database_dsn, settings.home)
         try:
             return await work(store)
         finally:
@@ -261,9 +266,8 @@ def approve(
     session = SessionSpec.model_validate(record.session)
     needs_sim = any(m.startswith("sim:") for m in session.chain) and not settings.sim_url
     with _simulator(needs_sim) as sim_url:
-        from actors.cluster import connect
 
-        connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+        _join_cluster(settings)
         result = asyncio.run(_drive(settings, session, record.spec, run_id, endpoint_configurer(settings, sim_url),
                                     quiet=as_json))
     if result.simulated:
@@ -289,7 +293,6 @@ def factory(
     import ray
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from actors.cluster import connect
     from actors.factory_worker import FactoryWorker
     from aegis_ray.factory import WorkerOptions, job_payload, read_jobs, result_line
     from aegis_ray.runner import endpoint_configurer, plan_models
@@ -299,7 +302,6 @@ def factory(
     plans = [plan_models(settings, RunSpec(task=j.task, model=j.model or model,
                                            fallback_models=tuple(fallback or ()))) for j in jobs]
     ids = list(dict.fromkeys(j.job_id for j in jobs))
-    database = settings.database_url.get_secret_value() if settings.database_url else None
     with _simulator(any(p.needs_simulator for p in plans)) as sim_url:
         configure = endpoint_configurer(settings, sim_url)
         endpoints = {m: configure(m) for p in plans for m in p.chain}
@@ -310,9 +312,9 @@ def factory(
             _simulated_notice(", ".join(sorted({m for p in plans for m in p.chain if m.startswith("sim:")})))
         if no_drain:
             return
-        connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+        _join_cluster(settings)
         options = WorkerOptions(concurrency=concurrency, lease_s=lease)
-        fleet = [FactoryWorker.remote(endpoints, database, str(settings.home)) for _ in range(workers)]
+        fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
         draining = [w.drain.remote(options) for w in fleet]
 
         async def watch(store: Any) -> dict[str, Any]:
@@ -356,14 +358,13 @@ def worker(
     """Drain the factory queue from this process (any node): the jobs anyone enqueued."""
     import os
 
-    from actors.cluster import connect
     from actors.factory_worker import gateway_answer
     from aegis_ray.factory import WorkerOptions, drain
     from aegis_ray.runner import endpoint_configurer
 
     settings = load_settings()
     with _simulator(not settings.sim_url) as sim_url:
-        connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+        _join_cluster(settings)
         answer = gateway_answer(endpoint_configurer(settings, sim_url))
         options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
         stats = _store_call(settings, lambda store: drain(store, answer, f"cli:{os.getpid()}", options))
@@ -436,7 +437,6 @@ def serve_command(
 
     from ray import serve
 
-    from actors.cluster import connect
     from aegis_ray.runner import plan_models
     from serve_app.deployment import start
 
@@ -445,7 +445,7 @@ def serve_command(
         err.print(f"[bold yellow]warning:[/] serving on {host} with no API key: anyone who can reach it can use it")
     plan = plan_models(settings, RunSpec(task="(serve)"))
     with _simulator(plan.needs_simulator) as sim_url:
-        connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+        _join_cluster(settings)
         start(settings, sim_url, host, port)
         if plan.simulated:
             _simulated_notice(", ".join(plan.chain))

@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         toml_path = Path(os.environ.get("AEGIS_CONFIG", "aegis.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
 
+    @property
+    def database_dsn(self) -> str | None:
+        """The database URL in clear, for the store; None means the embedded SQLite default."""
+        return self.database_url.get_secret_value() if self.database_url else None
+
     def credentials(self, provider: str) -> ProviderCredentials:
         """Aegis's own settings for a provider, completed from the SDK's standard variables."""
         family = "openai" if provider in ("openai", "openai-responses") else provider

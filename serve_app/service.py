@@ -47,8 +47,7 @@ class AegisService:
 
     async def store(self) -> Store:
         if self._store is None:
-            database = self.settings.database_url.get_secret_value() if self.settings.database_url else None
-            self._store = await open_store(database, self.settings.home)
+            self._store = await open_store(self.settings.database_dsn, self.settings.home)
         return self._store
 
     async def kill_switch(self) -> str:
@@ -76,7 +75,8 @@ class AegisService:
         return await answer_task(self.gateway(model), RunSpec(task=task, model=model))
 
     async def stream(self, messages: tuple[Message, ...], model: str | None) -> AsyncIterator[StreamEvent]:
-        await self.ensure_running()
+        """Stream an answer. Callers check `ensure_running` first: a streamed HTTP response has
+        already begun (200) by the time this generator runs, too late to refuse with 503."""
         async for event in self.gateway(model).stream(ModelRequest(messages=messages)):
             yield event
 
