@@ -49,16 +49,12 @@ def cluster_address(ray_cluster: None) -> str:
 @pytest.fixture(scope="session")
 def service(sim_server: SimServer, ray_cluster: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     """The Aegis Serve app on a free loopback port, answering from the simulator, with an API key."""
-    import socket
-
     from ray import serve
 
     from aegis_ray.config import Settings
-    from tests.helpers import SERVE_KEY, deploy_aegis
+    from tests.helpers import SERVE_KEY, deploy_aegis, free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = Settings(home=tmp_path_factory.mktemp("serve-home"), sim_url=sim_server.base_url, api_key=SERVE_KEY)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     deploy_aegis(settings)

@@ -58,3 +58,12 @@ def deploy_aegis(settings: object) -> None:
     from serve_app.deployment import QUIET, build_application
 
     serve.run(build_application(settings, None), name="aegis", route_prefix="/", logging_config=QUIET)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from aegis_ray.types import RunResult
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -75,18 +75,12 @@ def test_unreachable_endpoint_is_a_failed_run(cluster_address: str, tmp_path: Pa
     assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def locked_sim(tmp_path: Path) -> Iterator[str]:
     """`aegis sim serve` in its own process, requiring an API key."""
     config = tmp_path / "sim.json"
     config.write_text(json.dumps({"api_keys": ["right-key"]}))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([*AEGIS, "sim", "serve", "--port", str(port), "--config", str(config)],
                               env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

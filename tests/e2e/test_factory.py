@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_cli_run import AEGIS, _free_port, aegis, clean_env
+from tests.e2e.test_cli_run import AEGIS, aegis, clean_env
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +26,7 @@ SIM_CONFIG = {"models": {"sim-faulty*": {"persona": "honest", "fault_rate": 0.1,
 def sim_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = tmp_path_factory.mktemp("sim") / "sim.json"
     config.write_text(json.dumps(SIM_CONFIG))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([*AEGIS, "sim", "serve", "--port", str(port), "--config", str(config)],
                               env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -19,7 +19,7 @@ from aegis_ray.sim import ModelProfile, Script, SimConfig, SimServer, Turn
 from aegis_ray.tools import ToolContext, ToolRegistry, Workspace
 from aegis_ray.tools.mcp_client import MCPServerSpec, mount_mcp
 from aegis_ray.types import RunSpec, RunStatus, ToolCall
-from tests.helpers import sim_endpoint
+from tests.helpers import free_port, sim_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -110,14 +110,11 @@ async def test_official_client_lists_and_calls_aegis_mcp_serve(tmp_path: Path) -
 @pytest.fixture
 def http_mcp_server(tmp_path: Path) -> Iterator[str]:
     """`aegis mcp serve --http` in its own process, its workspace `tmp_path`; yields its URL."""
-    import socket
     import time
 
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "aegis_ray", "mcp", "serve", "--http", "--port", str(port),
                                "--workspace", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
