@@ -1,25 +1,43 @@
 """The fact table the simulated personas answer from (real facts, shipped as `data/facts.tsv`).
 
-Each row is (relation, subject, answer, aliases). A question matches a fact when it names the
-subject and one of the relation's keywords, so "What is the capital of Australia?" and "capital
-city of australia" both find Canberra. Wrong answers for hallucinating personas are the answers of
-other facts of the same relation: plausible, and checkably false.
+Each row is (relation, subject, answer, aliases): 506 facts over five relations (capitals of
+countries and of U.S. states, chemical symbols, atomic numbers, authors of books). A question
+matches a fact when it names the subject and one of the relation's keywords, so "What is the
+capital of Australia?" and "capital city of australia" both find Canberra. Wrong answers for
+hallucinating personas are the answers of other facts of the same relation: plausible, and
+checkably false.
+
+`parse` reads a sentence the way the simulated judge does (which fact it is about, which answer it
+states) without looking at which answer is true: the table serves as its vocabulary, not as an
+oracle.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
-_RELATION_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "capital": ("capital",),
-    "symbol": ("symbol",),
-}
-_QUESTION_TEMPLATES: dict[str, str] = {
-    "capital": "What is the capital of {subject}?",
-    "symbol": "What is the chemical symbol of {subject}?",
+
+@dataclass(frozen=True)
+class Relation:
+    keywords: tuple[str, ...]
+    question: str
+    claim: str
+    case_sensitive: bool = False
+    """Symbols are compared with case: "In" (indium) is not the word "in"."""
+
+
+RELATIONS: dict[str, Relation] = {
+    "capital": Relation(("capital",), "What is the capital of {subject}?", "The capital of {subject} is {answer}."),
+    "state_capital": Relation(("capital",), "What is the capital of the U.S. state of {subject}?",
+                              "The capital of the U.S. state of {subject} is {answer}."),
+    "symbol": Relation(("symbol",), "What is the chemical symbol of {subject}?",
+                       "The chemical symbol of {subject} is {answer}.", case_sensitive=True),
+    "atomic_number": Relation(("atomic number",), "What is the atomic number of {subject}?",
+                              "The atomic number of {subject} is {answer}."),
+    "author": Relation(("wrote", "written", "author"), "Who wrote {subject}?", "{subject} was written by {answer}."),
 }
 
 
@@ -32,15 +50,30 @@ class Fact:
 
     @property
     def question(self) -> str:
-        return _QUESTION_TEMPLATES[self.relation].format(subject=self.subject)
+        return RELATIONS[self.relation].question.format(subject=self.subject)
+
+    def claim(self, answer: str | None = None) -> str:
+        """The self-contained sentence stating `answer` (by default the true one) for this fact."""
+        return RELATIONS[self.relation].claim.format(subject=self.subject, answer=answer or self.answer)
 
     def accepts(self, text: str) -> bool:
         """Whether `text` states this fact's answer (or an alias) as a whole word."""
-        return any(_contains_phrase(text, a) for a in (self.answer, *self.aliases))
+        exact = RELATIONS[self.relation].case_sensitive
+        return any(contains_phrase(text, a, case_sensitive=exact) for a in (self.answer, *self.aliases))
 
 
-def _contains_phrase(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(phrase.casefold())}(?!\w)", text.casefold()) is not None
+@dataclass(frozen=True)
+class Statement:
+    """What a sentence says: which fact it is about, and the answer it states (None: none found)."""
+
+    fact: Fact
+    stated: str | None
+
+
+def contains_phrase(text: str, phrase: str, *, case_sensitive: bool = False) -> bool:
+    """Whether `phrase` occurs in `text` as whole words."""
+    flags = 0 if case_sensitive else re.IGNORECASE
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, flags) is not None
 
 
 class FactTable:
@@ -51,13 +84,44 @@ class FactTable:
 
     def lookup(self, question: str) -> Fact | None:
         for fact in self._by_length:
-            keywords = _RELATION_KEYWORDS[fact.relation]
-            if _contains_phrase(question, fact.subject) and any(_contains_phrase(question, k) for k in keywords):
+            keywords = RELATIONS[fact.relation].keywords
+            if contains_phrase(question, fact.subject) and any(contains_phrase(question, k) for k in keywords):
                 return fact
         return None
 
     def distractors(self, fact: Fact) -> list[Fact]:
         return [f for f in self.facts if f.relation == fact.relation and f.answer != fact.answer]
+
+    @cached_property
+    def _answers(self) -> dict[str, dict[str, str]]:
+        """relation -> {phrase (answer or alias): canonical answer}."""
+        answers: dict[str, dict[str, str]] = {}
+        for fact in self.facts:
+            for phrase in (fact.answer, *fact.aliases):
+                answers.setdefault(fact.relation, {})[phrase] = fact.answer
+        return answers
+
+    def stated_answer(self, fact: Fact, text: str, *, names_subject: bool = True) -> str | None:
+        """The answer of `fact`'s relation that `text` states: the longest phrase found. When the
+        text names the subject, the subject's own words do not count ("Oklahoma City" for Oklahoma,
+        not "Oklahoma")."""
+        exact = RELATIONS[fact.relation].case_sensitive
+        if names_subject:
+            text = re.sub(rf"(?<!\w){re.escape(fact.subject)}(?!\w)", " ", text, count=1, flags=re.IGNORECASE)
+        found = [(len(phrase), canonical) for phrase, canonical in self._answers[fact.relation].items()
+                 if contains_phrase(text, phrase, case_sensitive=exact)]
+        return max(found)[1] if found else None
+
+    def parse(self, text: str, context: str = "") -> Statement | None:
+        """Which fact `text` is about and what it states; `context` (the question) names the fact
+        when `text` is a bare answer ("Canberra.")."""
+        fact = self.lookup(text)
+        if fact is not None:
+            return Statement(fact=fact, stated=self.stated_answer(fact, text))
+        fact = self.lookup(context) if context else None
+        if fact is None:
+            return None
+        return Statement(fact=fact, stated=self.stated_answer(fact, text, names_subject=False))
 
 
 @cache

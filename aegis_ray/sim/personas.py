@@ -1,7 +1,9 @@
 """How each simulated persona turns a request into a turn.
 
 Order of precedence: a script rule matching the last message, then the scripted turn for this
-point of the conversation, then the persona. Randomness comes from the `random.Random` the server
+point of the conversation, then (for the compromised persona) any instruction injected into the
+input, then a verification task (`Task: ...` system prompt, see `judge.py`), then the persona's own
+behaviour. Randomness comes from the `random.Random` the server
 passes in (seeded), so a run is reproducible.
 """
 
@@ -17,8 +19,10 @@ from collections.abc import Iterator
 
 from aegis_ray.sim.coder import I_DONT_KNOW, code_turn
 from aegis_ray.sim.facts import Fact, fact_table
+from aegis_ray.sim.judge import judge_turn
 from aegis_ray.sim.models import ModelProfile, Persona, Script, ToolCallTurn, Turn
 from aegis_ray.sim.wire.base import SimRequest
+from aegis_ray.verify.prompts import task_of
 
 _CALL = re.compile(
     r"\b(?:call|invoke|use|run)\s+(?:the\s+)?(?:tool|function)?\s*[`'\"]?([A-Za-z_][\w\-]*)[`'\"]?"
@@ -40,6 +44,9 @@ def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
         obeyed = _obey_injected(request)
         if obeyed is not None:
             return obeyed
+    task = task_of(request.messages[0].text if request.messages and request.messages[0].role == "system" else None)
+    if task is not None:
+        return judge_turn(task, request.last.text, lambda question: _knowledge(profile, question, rng))
     if profile.persona is Persona.CODER:
         return code_turn(request)
     return _answer(profile, request, rng)
@@ -64,14 +71,19 @@ def _answer(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
         # Report what the tool said: the honest thing to do with an observation.
         return Turn(text=request.last.text.strip() or I_DONT_KNOW)
     question = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+    return Turn(text=_knowledge(profile, question, rng))
+
+
+def _knowledge(profile: ModelProfile, question: str, rng: random.Random) -> str:
+    """What this persona believes the answer to `question` is."""
     fact = fact_table().lookup(question)
     if fact is None:
-        return Turn(text=I_DONT_KNOW)
+        return I_DONT_KNOW
     if profile.persona is Persona.HALLUCINATING:
         wrong = _hallucination(profile, fact, rng)
         if wrong is not None:
-            return Turn(text=_sentence(wrong.answer))
-    return Turn(text=_sentence(fact.answer))
+            return _sentence(wrong.answer)
+    return _sentence(fact.answer)
 
 
 def _sentence(answer: str) -> str:

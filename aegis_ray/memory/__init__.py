@@ -1,0 +1,1 @@
+"""Context and memory: corpora, hybrid retrieval (BM25 + embeddings + reciprocal rank fusion)."""
