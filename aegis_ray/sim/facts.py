@@ -70,47 +70,61 @@ class Statement:
     stated: str | None
 
 
+@cache
+def _phrase_pattern(phrase: str, case_sensitive: bool) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)", 0 if case_sensitive else re.IGNORECASE)
+
+
 def contains_phrase(text: str, phrase: str, *, case_sensitive: bool = False) -> bool:
     """Whether `phrase` occurs in `text` as whole words."""
-    flags = 0 if case_sensitive else re.IGNORECASE
-    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, flags) is not None
+    return _phrase_pattern(phrase, case_sensitive).search(text) is not None
 
 
 class FactTable:
     def __init__(self, facts: list[Fact]) -> None:
         self.facts = facts
-        # Longest subjects first, so "South Sudan" wins over "Sudan".
-        self._by_length = sorted(facts, key=lambda f: len(f.subject), reverse=True)
+        self._subjects: dict[str, tuple[re.Pattern[str], dict[str, Fact]]] = {}
+        for relation in RELATIONS:
+            by_subject = {f.subject.casefold(): f for f in facts if f.relation == relation}
+            # Longest first, so at one position "South Sudan" wins over "Sudan".
+            names = sorted(by_subject, key=len, reverse=True)
+            pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, names))})(?!\w)", re.IGNORECASE)
+            self._subjects[relation] = (pattern, by_subject)
 
     def lookup(self, question: str) -> Fact | None:
-        for fact in self._by_length:
-            keywords = RELATIONS[fact.relation].keywords
-            if contains_phrase(question, fact.subject) and any(contains_phrase(question, k) for k in keywords):
-                return fact
-        return None
+        """The fact whose relation keyword and subject `question` names (the longest subject wins)."""
+        found: list[Fact] = []
+        for relation, (pattern, by_subject) in self._subjects.items():
+            if any(contains_phrase(question, k) for k in RELATIONS[relation].keywords):
+                found.extend(by_subject[m.group().casefold()] for m in pattern.finditer(question))
+        return max(found, key=lambda f: len(f.subject), default=None)
 
     def distractors(self, fact: Fact) -> list[Fact]:
         return [f for f in self.facts if f.relation == fact.relation and f.answer != fact.answer]
 
     @cached_property
-    def _answers(self) -> dict[str, dict[str, str]]:
-        """relation -> {phrase (answer or alias): canonical answer}."""
-        answers: dict[str, dict[str, str]] = {}
-        for fact in self.facts:
-            for phrase in (fact.answer, *fact.aliases):
-                answers.setdefault(fact.relation, {})[phrase] = fact.answer
+    def _answers(self) -> dict[str, tuple[re.Pattern[str], dict[str, str]]]:
+        """relation -> (a pattern matching any answer or alias, {phrase as matched: canonical answer})."""
+        answers: dict[str, tuple[re.Pattern[str], dict[str, str]]] = {}
+        for relation, spec in RELATIONS.items():
+            fold = (lambda t: t) if spec.case_sensitive else str.casefold
+            phrases = {fold(p): f.answer for f in self.facts if f.relation == relation for p in (f.answer, *f.aliases)}
+            names = sorted(phrases, key=len, reverse=True)
+            pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, names))})(?!\w)",
+                                 0 if spec.case_sensitive else re.IGNORECASE)
+            answers[relation] = (pattern, phrases)
         return answers
 
     def stated_answer(self, fact: Fact, text: str, *, names_subject: bool = True) -> str | None:
         """The answer of `fact`'s relation that `text` states: the longest phrase found. When the
         text names the subject, the subject's own words do not count ("Oklahoma City" for Oklahoma,
         not "Oklahoma")."""
-        exact = RELATIONS[fact.relation].case_sensitive
         if names_subject:
-            text = re.sub(rf"(?<!\w){re.escape(fact.subject)}(?!\w)", " ", text, count=1, flags=re.IGNORECASE)
-        found = [(len(phrase), canonical) for phrase, canonical in self._answers[fact.relation].items()
-                 if contains_phrase(text, phrase, case_sensitive=exact)]
-        return max(found)[1] if found else None
+            text = _phrase_pattern(fact.subject, False).sub(" ", text, count=1)
+        pattern, phrases = self._answers[fact.relation]
+        fold = (lambda t: t) if RELATIONS[fact.relation].case_sensitive else str.casefold
+        found = [m.group() for m in pattern.finditer(text)]
+        return phrases[fold(max(found, key=len))] if found else None
 
     def parse(self, text: str, context: str = "") -> Statement | None:
         """Which fact `text` is about and what it states; `context` (the question) names the fact
