@@ -50,7 +50,7 @@ def provider_actor(config: EndpointConfig) -> ray.actor.ActorHandle:
 
 
 @contextlib.contextmanager
-def _actor_errors(model: str) -> Iterator[None]:
+def actor_errors(model: str) -> Iterator[None]:
     """Raise the Aegis error an actor raised, rather than Ray's wrapper around it; a dead or
     restarting actor is a (retryable, fail-over-able) connection error."""
     try:
@@ -69,14 +69,14 @@ class ActorEndpoint:
         self.handle = provider_actor(config)
 
     async def complete(self, request: ModelRequest) -> Completion:
-        with _actor_errors(self.name):
+        with actor_errors(self.name):
             return Completion.model_validate_json(await self.handle.complete.remote(request.model_dump_json()))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        with _actor_errors(self.name):
+        with actor_errors(self.name):
             async for ref in self.handle.stream.remote(request.model_dump_json()):
                 yield STREAM_EVENT.validate_json(await ref)
 
     async def stats(self) -> EndpointStats:
-        with _actor_errors(self.name):
+        with actor_errors(self.name):
             return await self.handle.stats.remote()

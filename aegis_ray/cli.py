@@ -494,6 +494,8 @@ def mcp_serve(
 
 
 def main() -> None:
+    import aegis_ray.verify_cli  # noqa: F401  (registers verify, verify-claims and calibrate on `app`)
+
     app()
 
 

@@ -98,6 +98,15 @@ class Price(Policy):
     output_per_mtok: float = Field(ge=0)
 
 
+class VerificationSettings(Policy):
+    """Which models verify (never the author), and where the risk-control calibration lives."""
+
+    judge: str | None = Field(default=None, description="Entailment judge, decomposer, planner and grader.")
+    voters: list[str] = Field(default_factory=list, description="Independent models for ensembles and consensus.")
+    pool_size: int = Field(default=2, ge=1, le=64, description="VerifierActors that fan model calls out.")
+    calibration: Path | None = Field(default=None, description="Default: ~/.aegis/calibration.json.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AEGIS_",
@@ -110,6 +119,7 @@ class Settings(BaseSettings):
     model: str | None = Field(default=None, description="Default model reference, e.g. openai:gpt-4o-mini.")
     fallback_models: list[str] = Field(default_factory=list)
     sim_url: str | None = Field(default=None, description="A running `aegis sim serve`, else one is started.")
+    verification: VerificationSettings = VerificationSettings()
     database_url: SecretStr | None = None
     ray_address: str | None = None
     ray_object_store_mb: int = Field(default=512, ge=64, description="Object store of a local cluster.")
