@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pydantic import SecretStr
 
 from aegis_ray.config import BreakerPolicy, RateLimitPolicy, RetryPolicy
-from aegis_ray.providers import EndpointConfig, ModelRef
+from aegis_ray.providers import EndpointCache, EndpointConfig, ModelEndpoint, ModelRef
 from aegis_ray.sim import SimServer
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.01)
@@ -28,6 +28,11 @@ def sim_endpoint(sim: SimServer, model: str = "sim-honest", provider: str = "sim
         timeout_s=timeout_s, retry=retry, breaker=breaker or BreakerPolicy(),
         rate_limit=rate_limit or RateLimitPolicy(),
     )
+
+
+def sim_models(sim: SimServer) -> EndpointCache:
+    """In-process endpoints for any `sim:<name>` model the server hosts (close with `aclose`)."""
+    return EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1])))
 
 
 POSTGRES_URL = os.environ.get("AEGIS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

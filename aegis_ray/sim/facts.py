@@ -92,12 +92,20 @@ class FactTable:
             self._subjects[relation] = (pattern, by_subject)
 
     def lookup(self, question: str) -> Fact | None:
-        """The fact whose relation keyword and subject `question` names (the longest subject wins)."""
-        found: list[Fact] = []
-        for relation, (pattern, by_subject) in self._subjects.items():
-            if any(contains_phrase(question, k) for k in RELATIONS[relation].keywords):
-                found.extend(by_subject[m.group().casefold()] for m in pattern.finditer(question))
-        return max(found, key=lambda f: len(f.subject), default=None)
+        """The fact whose relation keyword and subject `question` names. A subject that is (part
+        of) a stated answer ("Andorra" in "the capital of China is Andorra la Vella") loses to one
+        that is not; then the first named, then the longest ("South Sudan" over "Sudan")."""
+        named: list[tuple[int, int, int, Fact]] = []
+        relations = [r for r, spec in RELATIONS.items() if any(contains_phrase(question, k) for k in spec.keywords)]
+        answers = [m.span() for r in relations for m in self._answers[r][0].finditer(question)]
+        for relation in relations:
+            pattern, by_subject = self._subjects[relation]
+            for m in pattern.finditer(question):
+                # 2: outside every answer; 1: is an answer itself ("Djibouti"); 0: inside a longer answer.
+                rank = 2 if not any(a <= m.start() and m.end() <= b for a, b in answers) else (
+                    1 if m.span() in answers else 0)
+                named.append((rank, -m.start(), len(m.group()), by_subject[m.group().casefold()]))
+        return max(named, key=lambda n: n[:3])[3] if named else None
 
     def distractors(self, fact: Fact) -> list[Fact]:
         return [f for f in self.facts if f.relation == fact.relation and f.answer != fact.answer]

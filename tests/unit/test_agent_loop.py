@@ -10,12 +10,12 @@ import pytest
 
 from aegis_ray.loop import AgentLoop, LoopState
 from aegis_ray.loop.states import TRANSITIONS
-from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
+from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.sandbox import make_sandbox
 from aegis_ray.sim import ModelProfile, Rule, Script, SimConfig, SimServer, Turn
 from aegis_ray.tools import BUILTIN_TOOLS, ApprovalRequest, ToolContext, ToolRegistry, Workspace
 from aegis_ray.types import Budget, ContainsCheck, RunSpec, RunStatus, Step
-from tests.helpers import sim_endpoint
+from tests.helpers import sim_models
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +57,7 @@ async def make_loop(scripted: SimServer, tmp_path: Path) -> AsyncIterator:
     caches: list[EndpointCache] = []
 
     def make(model: str, *, policy: str = "auto", approver=None, steps: list[Step] | None = None) -> AgentLoop:
-        cache = EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(scripted, ref.split(":", 1)[1])))
+        cache = sim_models(scripted)
         caches.append(cache)
         registry = ToolRegistry(BUILTIN_TOOLS, policy=policy, approver=approver)
         context = ToolContext(workspace=Workspace(tmp_path / "ws"), sandbox=make_sandbox("bubblewrap"))

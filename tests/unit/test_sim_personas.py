@@ -120,3 +120,16 @@ def test_config_files_load_and_bad_ones_say_what_is_wrong(tmp_path) -> None:
         SimConfig.from_file(bad)
     with pytest.raises(BadInputError, match="cannot read"):
         SimConfig.from_file(tmp_path / "missing.json")
+
+
+def test_the_simulated_judge_reads_every_true_and_false_claim_of_the_table_exactly() -> None:
+    """The judge's parse knows which fact a sentence is about and which answer it states (never
+    which is true), for every fact and every wrong answer a liar could give."""
+    table = fact_table()
+    assert len(table.facts) >= 500
+    for fact in table.facts:
+        assert table.lookup(fact.question) == fact
+        assert table.parse(f"{fact.answer}.", fact.question).stated == fact.answer
+        for wrong in table.distractors(fact):
+            statement = table.parse(fact.claim(wrong.answer))
+            assert statement is not None and (statement.fact, statement.stated) == (fact, wrong.answer)

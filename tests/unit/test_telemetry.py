@@ -6,17 +6,17 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
+from aegis_ray.providers import Gateway
 from aegis_ray.runner import answer_task
 from aegis_ray.sim import FaultKind, SimServer
 from aegis_ray.types import RunSpec
-from tests.helpers import FAST_RETRY, sim_endpoint
+from tests.helpers import FAST_RETRY, sim_models
 
 pytestmark = pytest.mark.unit
 
 
 async def test_a_run_carries_genai_attributes(sim: SimServer, spans: InMemorySpanExporter) -> None:
-    cache = EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1])))
+    cache = sim_models(sim)
     result = await answer_task(Gateway(cache, ["sim:sim-honest"]), RunSpec(task="What is the capital of Australia?"))
     await cache.aclose()
     (span,) = spans.get_finished_spans()
@@ -35,7 +35,7 @@ async def test_a_run_carries_genai_attributes(sim: SimServer, spans: InMemorySpa
 
 async def test_failed_calls_record_the_error_type(sim: SimServer, spans: InMemorySpanExporter) -> None:
     sim.inject("sim-hallucinating", FaultKind.SERVER_ERROR, times=FAST_RETRY.max_attempts)
-    cache = EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1])))
+    cache = sim_models(sim)
     await answer_task(Gateway(cache, ["sim:sim-hallucinating", "sim:sim-honest"]), RunSpec(task="capital of Peru?"))
     await cache.aclose()
     failed, answered = spans.get_finished_spans()
