@@ -30,9 +30,6 @@ class VerifierActor:
         self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(self._endpoints[model])),
                                 list(self._endpoints)[:1])
 
-    async def ready(self) -> int:
-        return len(self._endpoints)
-
     async def complete(self, request: bytes, models: list[str]) -> bytes:
         completion = await self._gateway.complete(ModelRequest.model_validate_json(request), models)
         return completion.model_dump_json().encode()
@@ -49,10 +46,6 @@ class VerifierPool:
     def __init__(self, endpoints: Mapping[str, EndpointConfig], size: int = 2) -> None:
         self.actors = [VerifierActor.remote(dict(endpoints)) for _ in range(size)]
         self._next = itertools.cycle(self.actors)
-
-    async def ready(self) -> None:
-        for actor in self.actors:
-            await actor.ready.remote()
 
     async def complete(self, request: ModelRequest, models: Sequence[str] | None = None) -> Completion:
         with actor_errors("verifier pool"):

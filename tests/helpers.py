@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -72,3 +75,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+AEGIS = [sys.executable, "-m", "aegis_ray"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a fresh machine: no keys, no AEGIS_* settings, no cluster address."""
+    drop = ("AEGIS_", "RAY_ADDRESS", "OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    return {**env, **extra}
+
+
+def aegis(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`aegis ARGS` as a user runs it: a subprocess."""
+    return subprocess.run([*AEGIS, *args], capture_output=True, text=True, timeout=180,
+                          env=env or clean_env(), cwd=cwd)

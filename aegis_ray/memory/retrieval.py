@@ -36,7 +36,9 @@ def tokens(text: str) -> list[str]:
 class HybridIndex:
     def __init__(self, passages: Sequence[Passage], embedder: Embedder | None = None) -> None:
         self.passages = list(passages)
-        self.bm25 = BM25Okapi([tokens(p.text) or ["\0"] for p in self.passages])
+        texts = [tokens(p.text) or ["\0"] for p in self.passages]
+        self._words = [set(t) for t in texts]
+        self.bm25 = BM25Okapi(texts)
         self.embedder = embedder
         self.dense = None
         if embedder is not None:
@@ -49,8 +51,12 @@ class HybridIndex:
     def search(self, query: str, k: int = 5, depth: int = 50) -> list[Hit]:
         """The top `k` passages by reciprocal rank fusion of the top `depth` of each ranker."""
         rankings: dict[str, list[int]] = {}
-        lexical = self.bm25.get_scores(tokens(query))
-        rankings["bm25"] = [int(i) for i in np.argsort(-lexical)[:depth] if lexical[i] > 0]
+        words = tokens(query)
+        lexical = self.bm25.get_scores(words)
+        # Any passage sharing a word ranks: in a tiny corpus BM25's IDF of a shared word is <= 0.
+        matching = set(words)
+        rankings["bm25"] = [int(i) for i in np.argsort(-lexical, kind="stable")
+                            if matching & self._words[i]][:depth]
         if self.dense is not None and self.embedder is not None:
             vector = np.asarray(self.embedder.embed([query]), dtype="float32")
             _, ids = self.dense.search(vector, min(depth, len(self.passages)))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,23 +12,11 @@ import httpx
 import pytest
 
 from aegis_ray.types import RunResult
-from tests.helpers import free_port
+from tests.helpers import AEGIS, aegis, clean_env, free_port
 
 pytestmark = pytest.mark.e2e
 
-AEGIS = [sys.executable, "-m", "aegis_ray"]
 QUESTION = "What is the capital of Australia?"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    drop = ("AEGIS_", "RAY_ADDRESS", "OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    return {**env, **extra}
-
-
-def aegis(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AEGIS, *args], capture_output=True, text=True, timeout=180,
-                          env=env or clean_env(), cwd=cwd)
 
 
 def test_run_on_a_fresh_machine_answers_from_the_labelled_simulator(tmp_path: Path) -> None:

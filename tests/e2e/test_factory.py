@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_cli_run import AEGIS, aegis, clean_env
-from tests.helpers import free_port
+from tests.helpers import AEGIS, aegis, clean_env, free_port
 
 pytestmark = pytest.mark.e2e
 
