@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
 
 from aegis_ray.cli import _join_cluster, _simulated_notice, _simulator, app, err, out, reports_errors
 from aegis_ray.config import Settings, load_settings
-from aegis_ray.errors import BadInputError
+from aegis_ray.errors import BadInputError, ConfigError
+from aegis_ray.memory.corpus import load_corpus
+from aegis_ray.memory.embeddings import Embedder
+from aegis_ray.memory.retrieval import HybridIndex
 from aegis_ray.types import RunSpec
 from aegis_ray.verify.policy import (
     BestOfNLayer,
@@ -31,6 +34,7 @@ from aegis_ray.verify.policy import (
 )
 
 ABSTAINED_EXIT_CODE = 3
+Equivalence = Literal["entailment", "embedding", "normalised"]
 LAYERS: dict[str, type[Layer]] = {"best_of_n": BestOfNLayer, "ensemble": EnsembleLayer,  # type: ignore[dict-item]
                                   "semantic_entropy": EntropyLayer, "cove": CoveLayer, "claims": ClaimsLayer}
 
@@ -51,6 +55,8 @@ def verify(
     layers: Annotated[str, typer.Option(help=f"Comma-separated, in order, from: {', '.join(LAYERS)}.")] = (
         "best_of_n,ensemble,cove"),
     n: Annotated[int, typer.Option(min=1, max=64, help="Best-of-N candidates / entropy samples.")] = 5,
+    equivalence: Annotated[Equivalence, typer.Option(help="How answers are clustered into meanings.")] = (
+        "entailment"),
     calibration: Calibration = None, as_json: AsJson = False,
 ) -> None:
     """Answer QUESTION and verify it: best-of-N, cross-model ensemble clustered by entailment, CoVe."""
@@ -61,7 +67,7 @@ def verify(
         kind = LAYERS[name]
         chosen.append(kind(n=n) if kind is BestOfNLayer else kind(samples=max(n, 2)) if kind is EntropyLayer
                       else kind())
-    _run(question, model, judge, voter, answer, tuple(chosen), calibration, None, as_json)
+    _run(question, model, judge, voter, answer, tuple(chosen), calibration, None, as_json, equivalence)
 
 
 @app.command("verify-claims")
@@ -79,7 +85,8 @@ def verify_claims(
 
 
 def _run(question: str, model: str | None, judge: str | None, voters: list[str] | None, answer: str | None,
-         layers: tuple[Layer, ...], calibration: Path | None, corpus: Path | None, as_json: bool) -> None:
+         layers: tuple[Layer, ...], calibration: Path | None, corpus: Path | None, as_json: bool,
+         equivalence: Equivalence = "entailment") -> None:
     from aegis_ray.runner import plan_models
     from aegis_ray.verify.panel import plan_panel
 
@@ -87,27 +94,32 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
     spec = RunSpec(task=question, model=model)
     plan = plan_models(settings, spec)
     panel = plan_panel(settings, plan.chain[0], judge, voters or ())
-    policy = VerificationPolicy(layers=layers, judge=panel.judge, voters=panel.voters,
+    policy = VerificationPolicy(layers=layers, judge=panel.judge, voters=panel.voters, equivalence=equivalence,
                                 calibration=calibration or settings.verification.calibration)
-    index = _index(corpus) if corpus else None
+    embedder = _embedder(settings) if corpus or equivalence == "embedding" else None
+    index = HybridIndex(load_corpus(corpus), embedder) if corpus else None
     with _simulator(panel.simulated and not settings.sim_url) as sim_url:
         result = asyncio.run(_verify_on_pool(settings, sim_url, panel.models, policy, question, panel.author,
-                                             answer, index))
+                                             answer, index, embedder))
     if panel.simulated:
         _simulated_notice(", ".join(m for m in panel.models if m.startswith("sim:")))
     _report(result, as_json)
 
 
-def _index(corpus: Path) -> object:
-    from aegis_ray.memory.corpus import load_corpus
-    from aegis_ray.memory.retrieval import HybridIndex
+def _embedder(settings: Settings) -> Embedder | None:
+    """The offline MiniLM embedder, or None (lexical retrieval only) when it is not installed."""
+    from aegis_ray.memory.minilm import default_embedder
 
-    return HybridIndex(load_corpus(corpus))
+    try:
+        return default_embedder(settings.home / "models")
+    except ConfigError as exc:
+        err.print(f"[yellow]dense retrieval off:[/] {exc.message} ({exc.hint}); using BM25 alone", soft_wrap=True)
+        return None
 
 
 async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple[str, ...],
                           policy: VerificationPolicy, question: str, author: str, answer: str | None,
-                          index: object) -> Verification:
+                          index: HybridIndex | None, embedder: Embedder | None) -> Verification:
     from actors.verifier_actor import VerifierPool
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.telemetry import configure_tracing
@@ -117,7 +129,7 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
     _join_cluster(settings)
     configure = endpoint_configurer(settings, sim_url)
     pool = VerifierPool({m: configure(m) for m in models}, settings.verification.pool_size)
-    return await run_policy(policy, question, pool, author, answer=answer, index=index)  # type: ignore[arg-type]
+    return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder)
 
 
 def _report(result: Verification, as_json: bool) -> None:
