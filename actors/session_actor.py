@@ -30,6 +30,7 @@ from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
 from aegis_ray.errors import ApprovalPendingError
 from aegis_ray.loop import AgentLoop, run_result
+from aegis_ray.loop.agent import declared_checks
 from aegis_ray.loop.events import SESSION_EVENT, ApprovalEvent, ResultEvent, SessionEvent, StepEvent
 from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway
 from aegis_ray.sandbox import SandboxBackend, SandboxLimits
@@ -39,6 +40,7 @@ from aegis_ray.tools.base import EffectLedger
 from aegis_ray.tools.ledger import LEDGER_TOOLS
 from aegis_ray.tools.workspace import Workspace
 from aegis_ray.types import RunResult, RunSpec, RunState, RunStatus, Step
+from aegis_ray.verify.policy import VerificationPolicy, policy_verifier
 
 RESUMABLE = {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL}
 
@@ -58,6 +60,15 @@ class SessionSpec(BaseModel):
     limits: SandboxLimits = SandboxLimits()
     stuck_repeats: int = 3
     extra_tools: tuple[str, ...] = Field(default=(), description="'module:attribute' of extra Tool objects.")
+    verification: VerificationPolicy | None = Field(
+        default=None, description="Verify the final answer with this policy (default: the declared checks only).")
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model the session calls: its chain, and its verification judge and voters."""
+        policy = self.verification
+        checkers = (policy.judge, *policy.voters) if policy and policy.judge else policy.voters if policy else ()
+        return tuple(dict.fromkeys((*self.chain, *checkers)))
 
 
 class SessionConfig(BaseModel):
@@ -133,7 +144,9 @@ class SessionActor:
 
         registry = ToolRegistry(self._tools, policy=self._config.spec.approval, approver=ask)
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
-        loop = AgentLoop(self._gateway, registry, context, on_step=on_step,
+        policy = self._config.spec.verification
+        verifier = policy_verifier(policy, self._gateway) if policy else declared_checks
+        loop = AgentLoop(self._gateway, registry, context, on_step=on_step, verifier=verifier,
                          stuck_repeats=self._config.spec.stuck_repeats)
 
         async def drive() -> None:

@@ -27,6 +27,7 @@ from aegis_ray.types import Budget, RunResult, RunSpec, RunStatus, new_id
 
 if TYPE_CHECKING:
     from actors.session_actor import SessionSpec
+    from aegis_ray.verify.policy import VerificationPolicy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aegis: a verifying agent harness on Ray.")
 sim_app = typer.Typer(no_args_is_help=True, help="The simulated model server (for tests, demos, benchmarks).")
@@ -103,6 +104,9 @@ def run(
                                                                "(default AEGIS_APPROVAL, else ask).")] = None,
     max_steps: Annotated[int, typer.Option(min=1, help="Model turns at most.")] = 20,
     max_usd: Annotated[float | None, typer.Option(min=0, help="Spend at most this many USD.")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Verify the answer claim by claim (corpus evidence, "
+                                                          "cross-model consensus); abstain unless it holds.")] = False,
+    corpus: Annotated[Path | None, typer.Option(help="With --verify: .txt/.md files to cite as evidence.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one task on the cluster (local Ray unless RAY_ADDRESS is set) and print the answer."""
@@ -112,7 +116,15 @@ def run(
                    budget=Budget(max_steps=max_steps, max_usd=max_usd))
     settings = load_settings()
     plan = plan_models(settings, spec, SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
-    with _simulator(plan.needs_simulator) as sim_url:
+    if corpus and not verify:
+        raise BadInputError("--corpus is the evidence for --verify", hint="add --verify")
+    if corpus and code:
+        raise BadInputError("--corpus applies to a single answer, not to a --code session",
+                            hint="drop --code, or drop --corpus (the session verifies by consensus)")
+    from aegis_ray.verify_cli import AnswerCheck
+
+    check = AnswerCheck(settings, plan.chain[0], corpus) if verify else None
+    with _simulator(plan.needs_simulator or (check is not None and check.panel.simulated)) as sim_url:
         from aegis_ray.runner import endpoint_configurer
         from aegis_ray.telemetry import configure_tracing
 
@@ -120,10 +132,13 @@ def run(
         _join_cluster(settings)
         configure = endpoint_configurer(settings, sim_url)
         if code:
-            session = _session_spec(settings, plan.chain, workspace, approve or settings.approval)
+            session = _session_spec(settings, plan.chain, workspace, approve or settings.approval,
+                                    check.policy if check else None)
             result = asyncio.run(_drive(settings, session, spec, new_id("run"), configure, quiet=as_json))
         else:
             result = asyncio.run(_single_answer(spec, plan.chain, configure))
+            if check is not None:
+                result = asyncio.run(check.apply(result, settings, sim_url))
     if result.simulated:
         _simulated_notice(result.model)
     _finish(result, as_json)
@@ -151,7 +166,7 @@ async def _single_answer(spec: RunSpec, chain: tuple[str, ...], configure: Calla
 
 
 def _session_spec(settings: Settings, chain: tuple[str, ...], workspace: Path | None,
-                  policy: ApprovalPolicy) -> SessionSpec:
+                  policy: ApprovalPolicy, verification: VerificationPolicy | None = None) -> SessionSpec:
     from actors.session_actor import SessionSpec
 
     root = (workspace or settings.home / "workspaces" / new_id("ws")).resolve()
@@ -159,7 +174,7 @@ def _session_spec(settings: Settings, chain: tuple[str, ...], workspace: Path | 
     live = policy == "ask" and sys.stdin.isatty()
     return SessionSpec(workspace=str(root), chain=chain, approval=policy, approvals="live" if live else "park",
                        sandbox_backend=settings.sandbox.backend, sandbox_image=settings.sandbox.image,
-                       limits=settings.sandbox.limits)
+                       limits=settings.sandbox.limits, verification=verification)
 
 
 async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id: str,
@@ -171,7 +186,7 @@ async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id
 
     err.print(f"[dim]run {run_id} · workspace {session.workspace} · approvals: {session.approval}"
               f"{' (parks without a terminal)' if session.approvals == 'park' else ''}[/]", soft_wrap=True)
-    config = SessionConfig(spec=session, endpoints={m: configure(m) for m in session.chain},
+    config = SessionConfig(spec=session, endpoints={m: configure(m) for m in session.models},
                            database_url=settings.database_dsn,
                            home=str(settings.home))
 
@@ -264,7 +279,7 @@ def approve(
     record, decided = _store_call(settings, decide)
     err.print(f"[dim]{'denied' if deny else 'approved'} {decided} pending request(s) of {run_id}[/]")
     session = SessionSpec.model_validate(record.session)
-    needs_sim = any(m.startswith("sim:") for m in session.chain) and not settings.sim_url
+    needs_sim = any(m.startswith("sim:") for m in session.models) and not settings.sim_url
     with _simulator(needs_sim) as sim_url:
 
         _join_cluster(settings)

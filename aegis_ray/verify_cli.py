@@ -21,7 +21,7 @@ from aegis_ray.errors import BadInputError, ConfigError
 from aegis_ray.memory.corpus import load_corpus
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.memory.retrieval import HybridIndex
-from aegis_ray.types import RunSpec
+from aegis_ray.types import RunResult, RunSpec, RunStatus
 from aegis_ray.verify.policy import (
     BestOfNLayer,
     ClaimsLayer,
@@ -106,6 +106,25 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
     _report(result, as_json)
 
 
+class AnswerCheck:
+    """`aegis run --verify`: the claims policy over the run's answer, on the verifier pool."""
+
+    def __init__(self, settings: Settings, author: str, corpus: Path | None) -> None:
+        from aegis_ray.verify.panel import plan_panel
+
+        self.panel = plan_panel(settings, author)
+        self.policy = VerificationPolicy(layers=(ClaimsLayer(),), judge=self.panel.judge, voters=self.panel.voters,
+                                         calibration=settings.verification.calibration)
+        self.embedder = _embedder(settings) if corpus else None
+        self.index = HybridIndex(load_corpus(corpus), self.embedder) if corpus else None
+
+    async def apply(self, result: RunResult, settings: Settings, sim_url: str | None) -> RunResult:
+        checked = await _verify_on_pool(settings, sim_url, (*self.panel.models, result.model), self.policy,
+                                        result.task, result.model, result.answer.text, self.index, self.embedder)
+        status = RunStatus.ABSTAINED if checked.answer.abstained else result.status
+        return result.model_copy(update={"answer": checked.answer, "status": status})
+
+
 def _embedder(settings: Settings) -> Embedder | None:
     """The offline MiniLM embedder, or None (lexical retrieval only) when it is not installed."""
     from aegis_ray.memory.minilm import default_embedder
@@ -128,7 +147,7 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
     configure_tracing(settings.telemetry)
     _join_cluster(settings)
     configure = endpoint_configurer(settings, sim_url)
-    pool = VerifierPool({m: configure(m) for m in models}, settings.verification.pool_size)
+    pool = VerifierPool({m: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size)
     return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder)
 
 

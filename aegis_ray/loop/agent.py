@@ -4,7 +4,8 @@
     act       one model turn through the gateway (forced tool use on the first turn if asked)
     observe   run the turn's tool calls, in parallel, through the registry (validation, approvals)
     reflect   stuck? over budget? else act again
-    verify    the answer must pass the verifier (the task's declared checks by default)
+    verify    the answer must pass the verifier (the task's declared checks by default; a
+              verification policy with `aegis_ray.verify.policy.policy_verifier`)
     stop      accepted; or abstained / failed / stuck / budget_exceeded with the reason
 
 Every state appends a `Step` to the run's log and hands it, with the whole `RunState`, to
@@ -45,18 +46,18 @@ AGENT_SYSTEM_PROMPT = (
 )
 
 StepListener = Callable[[Step, RunState], Awaitable[None]]
-Verifier = Callable[[RunState, str], Awaitable[tuple[bool, str]]]
+Verifier = Callable[[RunState, str], Awaitable[Answer]]
+"""Decides on the final answer text: an `Answer` (with claims and citations), or an abstention."""
 
 
-async def declared_checks(state: RunState, answer: str) -> tuple[bool, str]:
+async def declared_checks(state: RunState, answer: str) -> Answer:
     """The default verifier: every deterministic check the task declared must pass."""
     if not answer.strip():
-        return False, "the model gave an empty answer"
-    outcomes = run_checks(state.spec.checks, answer)
-    failed = [o.reason for o in outcomes if not o.passed]
+        return Answer(text="", abstained=True, reason="the model gave an empty answer")
+    failed = [o.reason for o in run_checks(state.spec.checks, answer) if not o.passed]
     if failed:
-        return False, "; ".join(failed)
-    return True, f"{len(outcomes)} declared checks passed" if outcomes else "no checks declared"
+        return Answer(text="", abstained=True, reason="; ".join(failed))
+    return Answer(text=answer)
 
 
 class AgentLoop:
@@ -164,13 +165,12 @@ class AgentLoop:
         return LoopState.ACT, f"turn {state.turns} done; continuing", {}
 
     async def _verify(self, state: RunState) -> tuple[LoopState, str, dict]:
-        answer = state.messages[-1].content
-        accepted, reason = await self.verifier(state, answer)
-        if accepted:
-            state.answer = Answer(text=answer)
-            return LoopState.STOP, f"answer accepted: {reason}", {}
-        state.answer = Answer(text="", abstained=True, reason=reason)
-        return LoopState.ABSTAINED, f"answer not verified, abstaining: {reason}", {}
+        state.answer = await self.verifier(state, state.messages[-1].content)
+        if state.answer.abstained:
+            return LoopState.ABSTAINED, f"answer not verified, abstaining: {state.answer.reason}", {}
+        checks = len(state.spec.checks)
+        confidence = "" if state.answer.confidence is None else f", confidence {state.answer.confidence:.2f}"
+        return LoopState.STOP, f"answer accepted ({checks} declared checks passed{confidence})", {}
 
 
 def run_result(state: RunState) -> RunResult:

@@ -4,7 +4,9 @@ N answers are sampled from one model at temperature > 0 and clustered by bidirec
 entailment; with p_c the share of samples in cluster c, the entropy H = -sum p_c ln p_c is the
 uncertainty. A model that is randomly wrong scatters its samples (high H); a model that is
 consistently wrong agrees with itself (low H), which is why entropy is one layer, not the whole
-stack. Confidence is 1 - H / ln N (1: every sample means the same).
+stack. Confidence is the share of samples that mean what the candidate means (its estimated
+probability of being the model's answer); with no candidate, 1 - H / ln N (1: every sample means
+the same). The entropy itself is in `detail`.
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ async def semantic_entropy(question: str, models: Models, model: str, equivalenc
         entropy = entropy_of(sizes)
         majority = max(sampled, key=len)
         best = candidate if candidate is not None else texts[majority[0]]
-        confidence = max(0.0, 1.0 - entropy / math.log(samples))
-        in_majority = candidate is None or bool(set(majority) & set(next(c for c in clusters if samples in c)))
+        if candidate is None:
+            confidence = max(0.0, 1.0 - entropy / math.log(samples))
+            in_majority = True
+        else:
+            own = [i for i in next(c for c in clusters if samples in c) if i < samples]
+            confidence = len(own) / samples
+            in_majority = bool(set(majority) & set(own))
         if is_abstention(texts[majority[0]]):
             accepted, reason = False, "the model mostly says it does not know"
         elif not in_majority:

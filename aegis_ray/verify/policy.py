@@ -9,7 +9,7 @@ answer to check gets its candidate from its first best-of-N layer, else from the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from aegis_ray.errors import BadInputError
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.memory.retrieval import HybridIndex
-from aegis_ray.types import Answer, Check, Frozen
+from aegis_ray.types import Answer, Check, Frozen, RunState
 from aegis_ray.verify.base import CallCounter, Models, Outcome, counting_calls, method_run
 from aegis_ray.verify.best_of_n import CheckScorer, JudgeScorer, best_of_n
 from aegis_ray.verify.claims import ClaimVerifier, verify_claims
@@ -121,6 +121,23 @@ async def verify(policy: VerificationPolicy, question: str, models: Models, auth
             final = _risk_control(policy.calibration, final)
         return Verification(question=question, author=author, answer=final.to_answer(), layers=tuple(outcomes),
                             calls=tally[0])
+
+
+def policy_verifier(policy: VerificationPolicy, models: Models, *, index: HybridIndex | None = None,
+                    embedder: Embedder | None = None) -> Callable[[RunState, str], Awaitable[Answer]]:
+    """The agent loop's verify state running `policy`: the task's declared checks first, then every
+    layer, with the model that answered as the author (so it never verifies itself)."""
+
+    async def check(state: RunState, answer: str) -> Answer:
+        checks = state.spec.checks
+        declared = _deterministic(state.spec.task, answer, checks)
+        if not declared.accepted:
+            return declared.to_answer()
+        result = await verify(policy, state.spec.task, models, state.model or "", answer=answer, index=index,
+                              checks=checks, embedder=embedder)
+        return result.answer
+
+    return check
 
 
 def _equivalence(policy: VerificationPolicy, judge: LLMEntailment | None, embedder: Embedder | None) -> Equivalence:

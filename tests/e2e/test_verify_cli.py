@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from aegis_ray.types import RunResult, RunStatus
 from aegis_ray.verify.policy import Verification
 from aegis_ray.verify.risk import Calibration
 from tests.helpers import aegis, clean_env
@@ -79,3 +80,16 @@ def test_a_malformed_calibration_row_names_its_line(tmp_path: Path) -> None:
     data.write_text('{"confidence": 0.9, "correct": true}\n{"confidence": 7, "correct": true}\n')
     result = aegis("calibrate", "--data", str(data), "--alpha", "0.1", cwd=tmp_path)
     assert result.returncode == 2 and f"{data}:2 is not a labelled score" in result.stderr
+
+
+def test_run_verify_abstains_on_a_liars_answer_with_exit_3(cluster_address: str, tmp_path: Path) -> None:
+    result = aegis("run", QUESTION, "--model", "sim:sim-consistent-liar", "--verify", "--json",
+                   env=clean_env(RAY_ADDRESS=cluster_address), cwd=tmp_path)
+    assert result.returncode == 3, result.stderr  # the consistent liar is always wrong on this question
+    parsed = RunResult.model_validate_json(result.stdout)
+    assert parsed.status is RunStatus.ABSTAINED and parsed.answer.verdicts[0].status == "refuted"
+
+
+def test_run_corpus_needs_verify(tmp_path: Path) -> None:
+    result = aegis("run", QUESTION, "--corpus", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "--corpus is the evidence for --verify" in result.stderr

@@ -263,3 +263,26 @@ def test_risk_control_holds_over_200_random_splits() -> None:
 def test_uncalibratable_data_abstains_on_everything() -> None:
     calibration = calibrate([LabelledScore(confidence=0.9, correct=False)] * 50, alpha=0.05)
     assert calibration.threshold is None and not calibration.accepts(1.0) and calibration.coverage == 0
+
+
+async def test_the_agent_loop_verify_state_runs_a_policy_with_the_answering_model_as_author(
+        models: Gateway, sim: SimServer, tmp_path: Path) -> None:
+    from aegis_ray.loop.agent import AgentLoop
+    from aegis_ray.tools.base import ToolContext
+    from aegis_ray.tools.registry import ToolRegistry
+    from aegis_ray.tools.workspace import Workspace
+    from aegis_ray.types import RunSpec, RunStatus
+    from aegis_ray.verify.policy import policy_verifier
+
+    policy = VerificationPolicy(layers=(ClaimsLayer(),), judge=JUDGE, voters=(*HONEST_VOTERS, LIAR))
+    fact, _ = (await liar_mistakes(models, CAPITALS[:45]))[0]
+    context = ToolContext(workspace=Workspace(tmp_path / "ws"))
+    cache = sim_models(sim)
+    for author, status, votes in ((LIAR, RunStatus.ABSTAINED, 3), ("sim:sim-honest", RunStatus.SUCCEEDED, 4)):
+        loop = AgentLoop(Gateway(cache, [author]), ToolRegistry(()), context, verifier=policy_verifier(policy, models))
+        state = await loop.run(RunSpec(task=fact.question))
+        assert state.status is status, state.answer
+        (verdict,) = state.answer.verdicts
+        assert verdict.method == "consensus" and len(verdict.evidence) == votes  # the author never votes
+    await cache.aclose()
+    assert state.answer.text == fact.claim() and state.steps[-2].detail.startswith("answer accepted")
