@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from aegis_ray.errors import AegisError, BadInputError, ProviderError
-from aegis_ray.types import Message, RunResult, StreamEnd, TextDelta
+from aegis_ray.types import Completion, Message, RunResult, StreamEnd, TextDelta
 from serve_app.auth import tenant_for
 from serve_app.models import (
     ChatRequest,
@@ -35,7 +35,8 @@ from serve_app.models import (
 from serve_app.service import AegisService
 
 MAX_BODY_BYTES = 1 << 20
-PIPELINE = "aegis"
+PIPELINES = {"aegis": "the service's model chain, streamed as it writes",
+             "aegis-verified": "answers verified claim by claim (evidence, consensus); abstains otherwise"}
 STATIC = Path(__file__).parent / "static"
 
 
@@ -135,7 +136,8 @@ async def frontier(svc: Svc) -> Frontier:
 
 @openai_api.get("/models")
 async def models() -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": PIPELINE, "object": "model", "created": 0, "owned_by": "aegis"}]}
+    return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "aegis",
+                                        "description": description} for name, description in PIPELINES.items()]}
 
 
 def _messages(body: ChatRequest) -> tuple[Message, ...]:
@@ -151,42 +153,71 @@ def _messages(body: ChatRequest) -> tuple[Message, ...]:
 
 @openai_api.post("/chat/completions", response_model=None)
 async def chat_completions(body: ChatRequest, svc: Svc) -> Any:
-    if body.model != PIPELINE:
-        raise BadInputError(f"unknown model {body.model!r}; this server serves {PIPELINE!r}")
+    if body.model not in PIPELINES:
+        raise BadInputError(f"unknown model {body.model!r}; this server serves {', '.join(map(repr, PIPELINES))}")
     await svc.ensure_running()
-    completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    reply = ChatReply(model=body.model)
     messages = _messages(body)
+    if body.model == "aegis-verified":
+        # Nothing is streamed before verification ends: unverified text never leaves.
+        completion, checked = await svc.verified_answer(messages)
+        answer = checked.answer
+        text = answer.text if not answer.abstained else f"I can't give a verified answer: {answer.reason}"
+        extension = {**_provenance(completion), "abstained": answer.abstained, "reason": answer.reason,
+                     "confidence": answer.confidence, "verdicts": [v.model_dump() for v in answer.verdicts],
+                     "citations": [c.model_dump() for c in answer.citations], "verification_calls": checked.calls}
+        if not body.stream:
+            return reply.message(text, completion, extension)
+        return StreamingResponse(reply.replay(text, extension), media_type="text/event-stream")
     if not body.stream:
         final = None
         async for event in svc.stream(messages, None):
             if isinstance(event, StreamEnd):
                 final = event.completion
         assert final is not None
-        return {"id": completion_id, "object": "chat.completion", "created": created, "model": PIPELINE,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": final.text},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": final.usage.input_tokens, "completion_tokens": final.usage.output_tokens,
-                          "total_tokens": final.usage.total_tokens},
-                "aegis": {"answered_by": final.model, "simulated": final.simulated, "cost_usd": final.cost_usd,
-                          "abstained": False, "verdicts": []}}
+        return reply.message(final.text, final, {**_provenance(final), "abstained": False, "verdicts": []})
 
     async def chunks() -> AsyncIterator[str]:
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-            return "data: " + json.dumps({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                                          "model": PIPELINE, "choices": [{"index": 0, "delta": delta,
-                                                                          "finish_reason": finish}], **extra}) + "\n\n"
-
-        yield chunk({"role": "assistant", "content": ""})
+        yield reply.chunk({"role": "assistant", "content": ""})
         async for event in svc.stream(messages, None):
             if isinstance(event, TextDelta):
-                yield chunk({"content": event.text})
+                yield reply.chunk({"content": event.text})
             elif isinstance(event, StreamEnd):
-                c = event.completion
-                aegis = {"answered_by": c.model, "simulated": c.simulated, "cost_usd": c.cost_usd}
-                yield chunk({}, "stop", aegis=aegis)
+                yield reply.chunk({}, "stop", aegis=_provenance(event.completion))
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+def _provenance(completion: Completion) -> dict[str, Any]:
+    return {"answered_by": completion.model, "simulated": completion.simulated, "cost_usd": completion.cost_usd}
+
+
+class ChatReply:
+    """One chat.completion (or its chunks) in OpenAI's wire shape, with the `aegis` extension field."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.id, self.created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+
+    def message(self, text: str, completion: Completion, aegis: dict[str, Any]) -> dict[str, Any]:
+        usage = completion.usage
+        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
+                          "total_tokens": usage.total_tokens}, "aegis": aegis}
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        return "data: " + json.dumps({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                                      "model": self.model, "choices": [{"index": 0, "delta": delta,
+                                                                        "finish_reason": finish}], **extra}) + "\n\n"
+
+    async def replay(self, text: str, aegis: dict[str, Any]) -> AsyncIterator[str]:
+        """A finished (verified) answer as a stream: role, the text, then stop with the extension."""
+        yield self.chunk({"role": "assistant", "content": ""})
+        yield self.chunk({"content": text})
+        yield self.chunk({}, "stop", aegis=aegis)
+        yield "data: [DONE]\n\n"
 
 
 def create_app() -> FastAPI:

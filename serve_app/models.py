@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aegis_ray.types import Check, TaskText
+from aegis_ray.verify.policy import Verification
 
 
 class ApiModel(BaseModel):
@@ -18,9 +19,24 @@ class RunRequest(ApiModel):
     model: str | None = Field(default=None, description="provider:model; default: the service's chain")
 
 
+VerifyLayerName = Literal["ensemble", "semantic_entropy", "cove", "best_of_n", "claims"]
+
+
 class VerifyRequest(ApiModel):
+    """Deterministic `checks` on `answer`; with a `question`, also the verification `layers`
+    (independent judge and voters, never the author). At least one of checks or question."""
+
     answer: str = Field(max_length=1_000_000)
-    checks: list[Check] = Field(min_length=1, max_length=100)
+    checks: list[Check] = Field(default_factory=list, max_length=100)
+    question: TaskText | None = None
+    layers: list[VerifyLayerName] = Field(default_factory=lambda: ["claims"], min_length=1, max_length=5)
+    author: str | None = Field(default=None, description="The model that wrote the answer (never a verifier).")
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> VerifyRequest:
+        if not self.checks and self.question is None:
+            raise ValueError("give checks, a question, or both")
+        return self
 
 
 class CheckResult(ApiModel):
@@ -32,6 +48,7 @@ class CheckResult(ApiModel):
 class VerifyResponse(ApiModel):
     passed: bool
     results: list[CheckResult]
+    verification: Verification | None = Field(default=None, description="The layers' decisions, with a question.")
 
 
 class EnqueueRequest(ApiModel):

@@ -7,7 +7,8 @@ fails closed: when the store cannot be read, the service refuses work (503) rath
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,25 @@ import ray
 from fastapi import HTTPException
 
 from actors.registry import ActorEndpoint
+from actors.verifier_actor import VerifierPool
 from aegis_ray.config import Settings
 from aegis_ray.factory import FactoryJob, job_payload
 from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.runner import answer_task, endpoint_configurer, plan_models
 from aegis_ray.store import Store, open_store
-from aegis_ray.types import Message, ModelRequest, RunResult, RunSpec, StreamEvent
+from aegis_ray.types import Completion, Message, ModelRequest, RunResult, RunSpec, StreamEvent
 from aegis_ray.verify.deterministic import run_checks
+from aegis_ray.verify.panel import Panel, plan_panel
+from aegis_ray.verify.policy import (
+    BestOfNLayer,
+    ClaimsLayer,
+    CoveLayer,
+    EnsembleLayer,
+    EntropyLayer,
+    Verification,
+    VerificationPolicy,
+)
+from aegis_ray.verify.policy import verify as run_policy
 from serve_app.models import (
     CheckResult,
     EnqueueResponse,
@@ -44,6 +57,7 @@ class AegisService:
         self._configure = endpoint_configurer(settings, sim_url)
         self._endpoints = EndpointCache(lambda model: ActorEndpoint(self._configure(model)))
         self._store: Store | None = None
+        self._verifiers: VerifierPool | None = None
 
     async def store(self) -> Store:
         if self._store is None:
@@ -80,10 +94,48 @@ class AegisService:
         async for event in self.gateway(model).stream(ModelRequest(messages=messages)):
             yield event
 
+    @cached_property
+    def panel(self) -> Panel:
+        """Judge and voters for the service's author; decided at first use, so a service without
+        verification settings still serves plain answers (and says what is missing when asked)."""
+        return plan_panel(self.settings, self.chain[0])
+
+    def verifiers(self) -> VerifierPool:
+        """This replica's VerifierPool, started on first use (a replica that never verifies pays nothing)."""
+        if self._verifiers is None:
+            models = (*self.chain, *self.panel.models)
+            self._verifiers = VerifierPool({m: self._configure(m) for m in dict.fromkeys(models)},
+                                           self.settings.verification.pool_size)
+        return self._verifiers
+
     async def verify(self, request: VerifyRequest) -> VerifyResponse:
         outcomes = run_checks(tuple(request.checks), request.answer)
-        return VerifyResponse(passed=all(o.passed for o in outcomes),
-                              results=[CheckResult(**o.model_dump()) for o in outcomes])
+        passed = all(o.passed for o in outcomes)
+        checked = None
+        if request.question is not None:
+            await self.ensure_running()
+            policy = self.policy(request.layers)
+            author = request.author or self.chain[0]
+            checked = await run_policy(policy, request.question, self.verifiers(), author, answer=request.answer,
+                                       checks=tuple(request.checks))
+            passed = passed and not checked.answer.abstained
+        return VerifyResponse(passed=passed, results=[CheckResult(**o.model_dump()) for o in outcomes],
+                              verification=checked)
+
+    def policy(self, layers: Sequence[str] = ("claims",)) -> VerificationPolicy:
+        kinds = {"ensemble": EnsembleLayer, "semantic_entropy": EntropyLayer, "cove": CoveLayer,
+                 "best_of_n": BestOfNLayer, "claims": ClaimsLayer}
+        return VerificationPolicy(layers=tuple(kinds[name]() for name in layers), judge=self.panel.judge,
+                                  voters=self.panel.voters, calibration=self.settings.verification.calibration)
+
+    async def verified_answer(self, messages: tuple[Message, ...]) -> tuple[Completion, Verification]:
+        """The `aegis-verified` pipeline: answer, then verify claim by claim; the caller reports an
+        abstention as such."""
+        completion = await self.gateway(None).complete(ModelRequest(messages=messages))
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        checked = await run_policy(self.policy(), question, self.verifiers(), completion.model,
+                                   answer=completion.text)
+        return completion, checked
 
     async def enqueue(self, tasks: list[str], model: str | None) -> EnqueueResponse:
         await self.ensure_running()

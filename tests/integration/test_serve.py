@@ -35,7 +35,7 @@ def auth() -> dict[str, str]:
 def test_openai_sdk_gets_a_completion_and_a_stream(service: tuple[str, Settings]) -> None:
     url, _ = service
     client = openai.OpenAI(api_key=SERVE_KEY, base_url=f"{url}/v1", max_retries=0)
-    assert [m.id for m in client.models.list().data] == ["aegis"]
+    assert [m.id for m in client.models.list().data] == ["aegis", "aegis-verified"]
     completion = client.chat.completions.create(
         model="aegis", messages=[{"role": "user", "content": "What is the capital of Australia?"}])
     assert completion.choices[0].message.content == "Canberra."
@@ -45,6 +45,37 @@ def test_openai_sdk_gets_a_completion_and_a_stream(service: tuple[str, Settings]
         stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Washington, D.C."
     assert len([c for c in chunks if c.choices[0].delta.content]) >= 2  # it streamed
+
+
+def test_the_verified_pipeline_answers_with_verdicts_or_abstains_as_a_message(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    client = openai.OpenAI(api_key=SERVE_KEY, base_url=f"{url}/v1", max_retries=0)
+    verified = client.chat.completions.create(
+        model="aegis-verified", messages=[{"role": "user", "content": "What is the capital of Australia?"}])
+    extension = verified.model_extra["aegis"]
+    assert verified.choices[0].message.content == "The capital of Australia is Canberra."
+    assert extension["abstained"] is False and extension["verdicts"][0]["status"] == "supported"
+    assert extension["verification_calls"] >= 3 and extension["simulated"] is True
+    unknown = client.chat.completions.create(
+        model="aegis-verified", messages=[{"role": "user", "content": "Who painted the Mona Lisa?"}], stream=True)
+    chunks = list(unknown)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text.startswith("I can't give a verified answer:") and chunks[-1].model_extra["aegis"]["abstained"]
+
+
+def test_api_verify_runs_the_layers_on_a_question(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    body = {"question": "What is the capital of Peru?", "answer": "The capital of Peru is Quito.",
+            "layers": ["ensemble", "claims"], "checks": [{"kind": "contains", "text": "Peru"}]}
+    refused = httpx.post(f"{url}/api/verify", json=body, headers=auth(), timeout=60).json()
+    assert refused["passed"] is False and refused["results"][0]["passed"] is True
+    assert refused["verification"]["answer"]["abstained"] and "quorum not reached" in refused["verification"][
+        "answer"]["reason"]
+    body["answer"] = "Lima, the capital of Peru."
+    accepted = httpx.post(f"{url}/api/verify", json=body, headers=auth(), timeout=60).json()
+    assert accepted["passed"] is True and accepted["verification"]["answer"]["text"] == "The capital of Peru is Lima."
+    nothing = httpx.post(f"{url}/api/verify", json={"answer": "Lima."}, headers=auth(), timeout=60)
+    assert nothing.status_code == 422 and "give checks, a question, or both" in nothing.text
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
