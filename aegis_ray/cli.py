@@ -509,7 +509,8 @@ def mcp_serve(
 
 
 def main() -> None:
-    import aegis_ray.verify_cli  # noqa: F401  (registers verify, verify-claims and calibrate on `app`)
+    # Registers verify, verify-claims, calibrate and redteam on `app`.
+    from aegis_ray import security_cli, verify_cli  # noqa: F401
 
     app()
 

@@ -219,3 +219,4 @@ def calibrate(
         out.print(f"threshold {calibration.threshold:.4f} · coverage {calibration.coverage:.1%} · error among "
                   f"accepted {calibration.empirical_risk:.2%} (upper {1 - delta:.0%} bound {bound:.2%})")
     err.print(f"[dim]saved {target}[/]", soft_wrap=True)
+

@@ -24,7 +24,7 @@ from aegis_ray.loop.guards import spend_breach, stuck_reason, turn_breach
 from aegis_ray.loop.states import TERMINAL, LoopState, check_transition
 from aegis_ray.providers.gateway import Gateway
 from aegis_ray.tools.base import ToolContext
-from aegis_ray.tools.registry import ToolRegistry
+from aegis_ray.tools.registry import ToolBox
 from aegis_ray.types import (
     Answer,
     Completion,
@@ -61,7 +61,7 @@ async def declared_checks(state: RunState, answer: str) -> Answer:
 
 
 class AgentLoop:
-    def __init__(self, gateway: Gateway, tools: ToolRegistry, context: ToolContext, *,
+    def __init__(self, gateway: Gateway, tools: ToolBox, context: ToolContext, *,
                  verifier: Verifier = declared_checks, on_step: StepListener | None = None,
                  stuck_repeats: int = 3, system_prompt: str = AGENT_SYSTEM_PROMPT) -> None:
         self.gateway = gateway

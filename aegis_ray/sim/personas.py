@@ -9,15 +9,15 @@ passes in (seeded), so a run is reproducible.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import random
 import re
-from collections.abc import Iterator
 
+from aegis_ray.security.quarantine import QUARANTINE_PROMPT
+from aegis_ray.security.smuggling import readable_views
 from aegis_ray.sim.coder import I_DONT_KNOW, code_turn
+from aegis_ray.sim.extract import extract_turn
 from aegis_ray.sim.facts import Fact, fact_table
 from aegis_ray.sim.judge import judge_turn
 from aegis_ray.sim.models import ModelProfile, Persona, Script, ToolCallTurn, Turn
@@ -32,8 +32,6 @@ _CALL = re.compile(
 _SAY = re.compile(
     r"\b(?:say|respond with|reply with|answer with|output)\s*:?\s*[\"“']([^\"”']{1,500})[\"”']", re.IGNORECASE
 )
-_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> Turn:
@@ -44,7 +42,10 @@ def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
         obeyed = _obey_injected(request)
         if obeyed is not None:
             return obeyed
-    task = task_of(request.messages[0].text if request.messages and request.messages[0].role == "system" else None)
+    system = request.messages[0].text if request.messages and request.messages[0].role == "system" else None
+    if system == QUARANTINE_PROMPT:
+        return extract_turn(request.last.text)
+    task = task_of(system)
     if task is not None:
         return judge_turn(task, request.last.text, lambda question: _knowledge(profile, question, rng))
     if profile.persona is Persona.CODER:
@@ -103,30 +104,21 @@ def _hallucination(profile: ModelProfile, fact: Fact, rng: random.Random) -> Fac
     return rng.choice(distractors)
 
 
-def readable_views(text: str) -> Iterator[str]:
-    """The text, plus what it says once smuggling is undone: zero-width characters, Unicode tag
-    characters (U+E0000 block, invisible ASCII) and base64 blobs."""
-    plain = text.translate(_ZERO_WIDTH)
-    yield plain
-    tags = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
-    if tags:
-        yield tags
-    for blob in _BASE64.findall(plain):
-        try:
-            decoded = base64.b64decode(blob, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            continue
-        if decoded.isprintable():
-            yield decoded
+CONTEXT_PLACEHOLDER = "{{conversation}}"
 
 
 def _obey_injected(request: SimRequest) -> Turn | None:
-    """The last instruction found anywhere in the input wins; tool calls already made are skipped."""
+    """Instructions anywhere in the input (tool descriptions included) are obeyed in the order they
+    appear: the first tool call not made yet wins; with none left, the last `say` instruction.
+    `{{conversation}}` in an instruction's arguments becomes the user's messages: the model copies
+    its private context wherever an attacker asks."""
     done = {(c.name, json.dumps(c.arguments, sort_keys=True)) for m in request.messages for c in m.tool_calls}
+    context = "\n".join(m.text for m in request.messages if m.role == "user")
     decoder = json.JSONDecoder()
-    found: Turn | None = None
-    for message in request.messages:
-        for view in readable_views(message.text):
+    said: Turn | None = None
+    sources = [("system", d) for d in request.tool_descriptions] + [(m.role, m.text) for m in request.messages]
+    for role, text in sources:
+        for view in readable_views(text):
             for match in _CALL.finditer(view):
                 name, rest = match.group(1), view[match.end():].lstrip("(")
                 if name not in request.tools:
@@ -135,9 +127,12 @@ def _obey_injected(request: SimRequest) -> Turn | None:
                     args, _ = decoder.raw_decode(rest)
                 except ValueError:
                     continue
-                if isinstance(args, dict) and (name, json.dumps(args, sort_keys=True)) not in done:
-                    found = Turn(tool_calls=[ToolCallTurn(name=name, arguments=args)])
+                if not isinstance(args, dict):
+                    continue
+                args = json.loads(json.dumps(args).replace(CONTEXT_PLACEHOLDER, json.dumps(context)[1:-1]))
+                if (name, json.dumps(args, sort_keys=True)) not in done:
+                    return Turn(tool_calls=[ToolCallTurn(name=name, arguments=args)])
             for match in _SAY.finditer(view):
-                if message.role != "assistant":
-                    found = Turn(text=match.group(1))
-    return found
+                if role != "assistant":
+                    said = Turn(text=match.group(1).replace(CONTEXT_PLACEHOLDER, context))
+    return said

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,6 +18,16 @@ from aegis_ray.store.base import EffectWriter
 from aegis_ray.tools.approval import ApprovalPolicy, ApprovalRequest, Approver, decide
 from aegis_ray.tools.base import Effect, Tool, ToolContext
 from aegis_ray.types import ToolCall, ToolResult, ToolSpec
+
+
+class ToolBox(Protocol):
+    """What the agent loop needs of its tools: specs to show the model, and one call path
+    (`ToolRegistry`, or a wrapper such as `security.quarantine.QuarantinedTools`)."""
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]: ...
+
+    async def call(self, call: ToolCall, ctx: ToolContext, effect_key: str | None = None) -> ToolResult: ...
 
 
 class ToolRegistry:

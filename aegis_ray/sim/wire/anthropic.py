@@ -40,6 +40,7 @@ class AnthropicCodec:
             model=body.get("model", model or ""),
             messages=tuple(messages),
             tools=tuple(t["name"] for t in body.get("tools") or []),
+            tool_descriptions=tuple(t.get("description") or "" for t in body.get("tools") or []),
             tool_choice=_tool_choice(body.get("tool_choice")),
             stream=bool(body.get("stream")),
         )

@@ -30,6 +30,7 @@ class SimRequest:
     model: str
     messages: tuple[SimMessage, ...]
     tools: tuple[str, ...] = ()
+    tool_descriptions: tuple[str, ...] = ()
     tool_choice: str = "auto"  # auto | none | required | <tool name>
     stream: bool = False
     include_usage: bool = False

@@ -33,11 +33,9 @@ class GeminiCodec:
                     texts.append(part["text"])
             if texts or calls:
                 messages.append(SimMessage(role, "\n".join(texts), tuple(calls)))
-        tools = [
-            decl["name"]
-            for tool in body.get("tools") or []
-            for decl in _get(tool, "functionDeclarations", "function_declarations") or []
-        ]
+        declarations = [decl for tool in body.get("tools") or []
+                        for decl in _get(tool, "functionDeclarations", "function_declarations") or []]
+        tools = [decl["name"] for decl in declarations]
         calling = _get(_get(body, "toolConfig", "tool_config") or {}, "functionCallingConfig",
                        "function_calling_config") or {}
         mode = str(calling.get("mode", "AUTO")).upper()
@@ -45,7 +43,8 @@ class GeminiCodec:
         choice = {"ANY": "required", "NONE": "none"}.get(mode, "auto")
         if mode == "ANY" and len(allowed) == 1:
             choice = allowed[0]
-        return SimRequest(model=model or "", messages=tuple(messages), tools=tuple(tools), tool_choice=choice)
+        return SimRequest(model=model or "", messages=tuple(messages), tools=tuple(tools), tool_choice=choice,
+                          tool_descriptions=tuple(decl.get("description") or "" for decl in declarations))
 
     def _usage(self, reply: SimReply) -> dict[str, int]:
         return {

@@ -28,6 +28,7 @@ class OpenAIChatCodec:
             model=body.get("model", model or ""),
             messages=tuple(messages),
             tools=tuple(t["function"]["name"] for t in body.get("tools") or []),
+            tool_descriptions=tuple(t["function"].get("description") or "" for t in body.get("tools") or []),
             tool_choice=_tool_choice(body.get("tool_choice")),
             stream=bool(body.get("stream")),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),

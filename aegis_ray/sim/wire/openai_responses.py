@@ -29,6 +29,8 @@ class OpenAIResponsesCodec:
             model=body.get("model", model or ""),
             messages=tuple(messages),
             tools=tuple(t["name"] for t in body.get("tools") or [] if t.get("type") == "function"),
+            tool_descriptions=tuple(t.get("description") or "" for t in body.get("tools") or []
+                                    if t.get("type") == "function"),
             tool_choice=str(choice.get("name", "required")) if isinstance(choice, dict) else str(choice),
             stream=bool(body.get("stream")),
         )
