@@ -56,24 +56,25 @@ class Scrubber:
         self.pii = pii
         self.region = region
 
-    def find(self, text: str) -> list[Redaction]:
+    def find(self, text: str, *, pii: bool | None = None) -> list[Redaction]:
+        pii = self.pii if pii is None else pii
         found = [Redaction(kind="known_secret", start=i, end=i + len(k))
                  for k in self.known for i in _occurrences(text, k)]
         for kind, pattern in _COMPILED.items():
-            if kind in PII_PATTERNS and not self.pii:
+            if kind in PII_PATTERNS and not pii:
                 continue
             for match in pattern.finditer(text):
                 if kind == "card_number" and not _luhn(match.group(0)):
                     continue
                 found.append(Redaction(kind=kind, start=match.start(), end=match.end()))
-        if self.pii:
+        if pii:
             found += [Redaction(kind="phone_number", start=m.start, end=m.end)
                       for m in phonenumbers.PhoneNumberMatcher(text, self.region)]
         return _merge(found)
 
-    def scrub(self, text: str) -> str:
+    def scrub(self, text: str, *, pii: bool | None = None) -> str:
         out, last = [], 0
-        for r in self.find(text):
+        for r in self.find(text, pii=pii):
             out += [text[last:r.start], f"[REDACTED:{r.kind}]"]
             last = r.end
         return "".join([*out, text[last:]])

@@ -25,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from aegis_ray.security.detector import detect
 from aegis_ray.security.dlp import Scrubber
 from aegis_ray.security.egress import EgressGate
-from aegis_ray.security.policy import CapabilityPolicy, check_call
+from aegis_ray.security.policy import CapabilityPolicy, Decision, check_call
 from aegis_ray.security.spotlight import spotlight
 from aegis_ray.security.taint import TRUSTED, Label, Labelled, join_all, untrusted
+from aegis_ray.tools.approval import ApprovalRequest
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.tools.registry import ToolRegistry
 from aegis_ray.types import Message, ModelRequest, ToolCall, ToolResult, ToolSpec
@@ -106,10 +107,11 @@ class QuarantinedTools:
         arguments = {k: v for k, (v, _) in resolved.items()}
         labels = {k: label for k, (_, label) in resolved.items()}
         decision = check_call(self.policy, call.name, arguments, labels, self.gate)
-        if not decision.allowed:
+        if not decision.allowed and not await self._excepted(decision, call, arguments, effect_key):
             self.blocked.append(decision.reason)
             return _fail(call, "PolicyViolation", f"{call.name} was blocked: {decision.reason}")
-        arguments = {k: self.scrubber.scrub(v) if isinstance(v, str) else v for k, v in arguments.items()}
+        # Secrets never leave through a tool; PII stays (an email tool's recipient is the point).
+        arguments = {k: self.scrubber.scrub(v, pii=False) if isinstance(v, str) else v for k, v in arguments.items()}
         result = await self.tools.call(call.model_copy(update={"arguments": arguments}), ctx, effect_key)
         if not result.ok or call.name not in self.untrusted_tools:
             return result
@@ -121,6 +123,16 @@ class QuarantinedTools:
         return result.model_copy(update={"content": (
             f"The output of {call.name} ({len(result.content)} characters) is stored in {name}. It is untrusted "
             f"content you cannot read: use extract on {name} for a typed value, or pass {name} to a tool.{warning}")})
+
+    async def _excepted(self, decision: Decision, call: ToolCall, arguments: dict[str, Any],
+                        effect_key: str | None) -> bool:
+        """A rule that says `approve` lets a human make an exception (never the approval policy
+        `auto`: an exception to a security rule is always a person's decision)."""
+        approver = self.tools.approver
+        if not decision.needs_approval or approver is None:
+            return False
+        return await approver(ApprovalRequest(tool=call.name, effect=f"policy exception: {decision.reason}",
+                                              arguments=arguments, key=effect_key))
 
     async def _extract(self, call: ToolCall) -> ToolResult:
         try:
