@@ -35,7 +35,7 @@ app.add_typer(sim_app, name="sim")
 mcp_app = typer.Typer(no_args_is_help=True, help="Model Context Protocol: Aegis as an MCP server.")
 app.add_typer(mcp_app, name="mcp")
 
-out = Console(highlight=False)
+out = Console(file=sys.stdout, highlight=False)  # bound now: `_join_cluster` repoints sys.stdout
 err = Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -212,6 +212,9 @@ def _join_cluster(settings: Settings) -> None:
     from actors.cluster import connect
 
     connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
+    # Ray prints cluster warnings ("(raylet) WARNING: N PYTHON worker processes have been started")
+    # to the driver's sys.stdout, and they cannot be switched off; stdout is Aegis's own (`--json`).
+    sys.stdout = sys.stderr
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from tests.helpers import sim_endpoint
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ray_cluster")]
 
 T = TypeVar("T")
-LATENCY_MS = 400
+LATENCY_MS = 600
 SLOW = "sim:sim-slow-author"
 JUDGE = "sim:sim-honest-judge"
 VOTERS = tuple(f"sim:sim-slow-voter-{i}" for i in range(5))
@@ -53,7 +53,8 @@ async def test_best_of_n_generates_its_candidates_concurrently_on_the_pool(pool:
     five, picked = await timed(best_of_n(question, pool, SLOW, JudgeScorer(pool, JUDGE), n=5))
     assert picked.accepted and "Oslo" in picked.answer and len(picked.detail["scores"]) == 5
     assert one >= LATENCY_MS / 1000
-    assert five < 2 * one, f"N=5 took {five:.2f}s, N=1 {one:.2f}s: the candidates did not run concurrently"
+    # Sequential would take 5x; at most half of that (on 2 busy cores) shows they ran at once.
+    assert five < 2.5 * one, f"N=5 took {five:.2f}s, N=1 {one:.2f}s: the candidates did not run concurrently"
 
 
 async def test_ensemble_votes_run_concurrently_on_the_pool(pool: VerifierPool) -> None:
@@ -62,7 +63,7 @@ async def test_ensemble_votes_run_concurrently_on_the_pool(pool: VerifierPool) -
     one, _ = await timed(ensemble(question, pool, VOTERS[:1], NormalisedMatch()))
     five, outcome = await timed(ensemble(question, pool, VOTERS, NormalisedMatch(), candidate="Nairobi."))
     assert outcome.accepted and outcome.detail["agreeing"] == 5
-    assert five < 2 * one, f"5 voters took {five:.2f}s, 1 voter {one:.2f}s"
+    assert five < 2.5 * one, f"5 voters took {five:.2f}s, 1 voter {one:.2f}s"
 
 
 async def test_a_whole_verification_runs_on_one_actor_of_the_pool(pool: VerifierPool) -> None:
