@@ -14,6 +14,7 @@ decides (`aegis approve RUN`) and it is resumed.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import importlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,16 +29,22 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
+from aegis_ray.config import SecuritySettings
 from aegis_ray.errors import ApprovalPendingError
 from aegis_ray.loop import AgentLoop, run_result
 from aegis_ray.loop.agent import declared_checks
 from aegis_ray.loop.events import SESSION_EVENT, ApprovalEvent, ResultEvent, SessionEvent, StepEvent
 from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway
 from aegis_ray.sandbox import SandboxBackend, SandboxLimits
+from aegis_ray.security.dlp import Scrubber
+from aegis_ray.security.egress import EgressGate, EgressPolicy
+from aegis_ray.security.policy import default_policy
+from aegis_ray.security.quarantine import QuarantinedTools
 from aegis_ray.store import Store, open_store
 from aegis_ray.tools import BUILTIN_TOOLS, ApprovalPolicy, ApprovalRequest, Approver, Tool, ToolContext, ToolRegistry
 from aegis_ray.tools.base import EffectLedger
 from aegis_ray.tools.ledger import LEDGER_TOOLS
+from aegis_ray.tools.registry import ToolBox
 from aegis_ray.tools.workspace import Workspace
 from aegis_ray.types import RunResult, RunSpec, RunState, RunStatus, Step
 from aegis_ray.verify.policy import VerificationPolicy, policy_verifier
@@ -62,6 +69,7 @@ class SessionSpec(BaseModel):
     extra_tools: tuple[str, ...] = Field(default=(), description="'module:attribute' of extra Tool objects.")
     verification: VerificationPolicy | None = Field(
         default=None, description="Verify the final answer with this policy (default: the declared checks only).")
+    security: SecuritySettings = SecuritySettings()
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -103,6 +111,22 @@ class SessionActor:
                                     sandbox=SandboxPool(spec.sandbox_pool_size, spec.sandbox_backend,
                                                         spec.sandbox_image))
 
+    def _guarded(self, registry: ToolRegistry) -> ToolBox:
+        """The session's tools under the security layer (unless switched off): untrusted output
+        quarantined, arguments checked against the capability policy and the egress gate, and the
+        session's own provider keys scrubbed from anything a tool sends."""
+        security = self._config.spec.security
+        if not security.enabled:
+            return registry
+        keys = [c.api_key.get_secret_value() for c in self._config.endpoints.values() if c.api_key]
+        scrubber = Scrubber(keys, pii=False)
+        gate = EgressGate(EgressPolicy(allow_hosts=tuple(security.allow_hosts)), scrubber)
+        untrusted = [s.name for s in registry.specs if any(fnmatch.fnmatchcase(s.name, p)
+                                                            for p in security.untrusted_tools)]
+        return QuarantinedTools(registry, models=self._gateway, reader=self._config.spec.chain[0],
+                                policy=default_policy(tuple(security.contacts)), gate=gate, scrubber=scrubber,
+                                untrusted_tools=untrusted)
+
     async def pid(self) -> int:
         return os.getpid()
 
@@ -143,10 +167,11 @@ class SessionActor:
             return approved
 
         registry = ToolRegistry(self._tools, policy=self._config.spec.approval, approver=ask)
+        tools = self._guarded(registry)
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
         policy = self._config.spec.verification
         verifier = policy_verifier(policy, self._gateway) if policy else declared_checks
-        loop = AgentLoop(self._gateway, registry, context, on_step=on_step, verifier=verifier,
+        loop = AgentLoop(self._gateway, tools, context, on_step=on_step, verifier=verifier,
                          stuck_repeats=self._config.spec.stuck_repeats)
 
         async def drive() -> None:

@@ -174,7 +174,7 @@ def _session_spec(settings: Settings, chain: tuple[str, ...], workspace: Path | 
     live = policy == "ask" and sys.stdin.isatty()
     return SessionSpec(workspace=str(root), chain=chain, approval=policy, approvals="live" if live else "park",
                        sandbox_backend=settings.sandbox.backend, sandbox_image=settings.sandbox.image,
-                       limits=settings.sandbox.limits, verification=verification)
+                       limits=settings.sandbox.limits, verification=verification, security=settings.security)
 
 
 async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id: str,

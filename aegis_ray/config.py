@@ -80,6 +80,17 @@ class SandboxSettings(Policy):
     limits: SandboxLimits = SandboxLimits()
 
 
+class SecuritySettings(Policy):
+    """The zero-trust layer every agent session runs under (`aegis_ray.security`)."""
+
+    enabled: bool = Field(default=True, description="Quarantine, capability policy, egress gate and DLP on tools.")
+    untrusted_tools: list[str] = Field(
+        default_factory=lambda: ["mcp_*", "*fetch*", "*search*", "*inbox*", "*browse*"],
+        description="Tools (fnmatch) whose output is untrusted: quarantined, never shown to the planner.")
+    allow_hosts: list[str] = Field(default_factory=list, description="Egress allowlist ('*.example.com' allowed).")
+    contacts: list[str] = Field(default_factory=list, description="Recipients a tainted value may still name.")
+
+
 class ServeSettings(Policy):
     num_replicas: int | Literal["auto"] = 1
     max_ongoing_requests: int = Field(default=256, gt=0)
@@ -134,6 +145,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitPolicy = RateLimitPolicy()
     telemetry: TelemetrySettings = TelemetrySettings()
     sandbox: SandboxSettings = SandboxSettings()
+    security: SecuritySettings = SecuritySettings()
     serve: ServeSettings = ServeSettings()
     api_key: SecretStr | None = Field(default=None, description="Require Authorization: Bearer on /api and /v1.")
     api_keys_file: Path | None = Field(default=None, description='JSON {"tenant": "key"} for several tenants.')

@@ -39,7 +39,8 @@ class EgressGate:
         self.policy = policy
         self.scrubber = scrubber
         self.sent: list[str] = []
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout_s, follow_redirects=False)
+        self._transport, self._timeout_s = transport, timeout_s
+        self._client: httpx.AsyncClient | None = None  # opened on first use: most sessions never fetch
 
     def allowlisted(self, host: str) -> bool:
         host = host.lower().rstrip(".")
@@ -70,6 +71,8 @@ class EgressGate:
         if not decision.allowed:
             raise PermissionError(decision.reason)
         self.sent.append(url)
+        if self._client is None:
+            self._client = httpx.AsyncClient(transport=self._transport, timeout=self._timeout_s, follow_redirects=False)
         return await self._client.get(url)
 
     def strip_images(self, text: str) -> tuple[str, list[str]]:
@@ -88,7 +91,8 @@ class EgressGate:
         return _MARKDOWN_IMAGE.sub(replace, text), removed
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 def _internal(host: str) -> bool:
