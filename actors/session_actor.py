@@ -47,6 +47,7 @@ from aegis_ray.tools.ledger import LEDGER_TOOLS
 from aegis_ray.tools.registry import ToolBox
 from aegis_ray.tools.workspace import Workspace
 from aegis_ray.types import RunResult, RunSpec, RunState, RunStatus, Step
+from aegis_ray.verify.execution import execution_verifier
 from aegis_ray.verify.policy import VerificationPolicy, policy_verifier
 
 RESUMABLE = {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL}
@@ -170,7 +171,7 @@ class SessionActor:
         tools = self._guarded(registry)
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
         policy = self._config.spec.verification
-        verifier = policy_verifier(policy, self._gateway) if policy else declared_checks
+        verifier = execution_verifier(context, policy_verifier(policy, self._gateway) if policy else declared_checks)
         loop = AgentLoop(self._gateway, tools, context, on_step=on_step, verifier=verifier,
                          stuck_repeats=self._config.spec.stuck_repeats)
 

@@ -286,3 +286,35 @@ async def test_the_agent_loop_verify_state_runs_a_policy_with_the_answering_mode
         assert verdict.method == "consensus" and len(verdict.evidence) == votes  # the author never votes
     await cache.aclose()
     assert state.answer.text == fact.claim() and state.steps[-2].detail.startswith("answer accepted")
+
+
+async def test_a_coding_answer_is_checked_by_re_running_the_program_on_a_copy(tmp_path: Path) -> None:
+    from aegis_ray.loop.agent import AgentLoop, declared_checks
+    from aegis_ray.sandbox import make_sandbox
+    from aegis_ray.sim.models import ModelProfile, Script, SimConfig, ToolCallTurn, Turn
+    from aegis_ray.tools import BUILTIN_TOOLS
+    from aegis_ray.tools.base import ToolContext
+    from aegis_ray.tools.registry import ToolRegistry
+    from aegis_ray.tools.workspace import Workspace
+    from aegis_ray.types import RunSpec, RunStatus
+    from aegis_ray.verify.execution import execution_verifier
+
+    def coder(reported: str) -> ModelProfile:
+        return ModelProfile(script=Script(turns=[
+            Turn(tool_calls=[ToolCallTurn(name="write_file", arguments={
+                "path": "solution.py", "content": "open('runs.log', 'a').write('x')\nprint(6 * 7)\n"})]),
+            Turn(tool_calls=[ToolCallTurn(name="run_command", arguments={"command": "python3 solution.py"})]),
+            Turn(text=reported)]))
+
+    with SimServer(SimConfig(models={"honest-coder": coder("42"), "misreporting-coder": coder("41")})) as server:
+        cache = sim_models(server)
+        for model, status in (("honest-coder", RunStatus.SUCCEEDED), ("misreporting-coder", RunStatus.ABSTAINED)):
+            workspace = tmp_path / model
+            context = ToolContext(workspace=Workspace(workspace), sandbox=make_sandbox("bubblewrap"))
+            loop = AgentLoop(Gateway(cache, [f"sim:{model}"]), ToolRegistry(BUILTIN_TOOLS, policy="auto"), context,
+                             verifier=execution_verifier(context, declared_checks))
+            state = await loop.run(RunSpec(task="What is 6 * 7? Compute it."))
+            assert state.status is status, state.answer
+            assert (workspace / "runs.log").read_text() == "x"  # the re-run's side effect stayed in its copy
+        assert "did not print '41'" in state.answer.reason and "42" in state.answer.reason
+        await cache.aclose()
