@@ -15,6 +15,7 @@ from pathlib import Path
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.types import Answer, RunState, ToolCall
 from aegis_ray.verify.deterministic import CheckOutcome
+from aegis_ray.verify.prompts import is_abstention
 
 MAX_WORKSPACE_BYTES = 64 * 2**20
 ARGV: dict[str, Callable[[dict], list[str]]] = {
@@ -25,18 +26,18 @@ Verifier = Callable[[RunState, str], Awaitable[Answer]]
 
 
 def last_execution(state: RunState) -> ToolCall | None:
-    for message in reversed(state.messages):
-        for call in reversed(message.tool_calls):
-            if call.name in ARGV:
-                return call
-    return None
+    """The last program call that actually ran (a denied or failed call proves nothing)."""
+    ran = [r.call_id for step in state.steps for r in step.tool_results if r.ok and r.name in ARGV]
+    calls = {c.id: c for m in state.messages for c in m.tool_calls}
+    return calls.get(ran[-1]) if ran else None
 
 
 async def reexecute(state: RunState, answer: str, context: ToolContext) -> CheckOutcome | None:
-    """None when there is nothing to re-run (no program, no sandbox, a workspace too large to copy)."""
+    """None when there is nothing to re-run or check (no program ran, the answer declines, no
+    sandbox, a workspace too large to copy)."""
     call = last_execution(state)
     root = context.workspace.root
-    if call is None or context.sandbox is None or _size(root) > MAX_WORKSPACE_BYTES:
+    if call is None or is_abstention(answer) or context.sandbox is None or _size(root) > MAX_WORKSPACE_BYTES:
         return None
     with tempfile.TemporaryDirectory(prefix="aegis-reexec-") as scratch:
         copy = Path(scratch) / "ws"
