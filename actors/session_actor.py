@@ -36,7 +36,7 @@ from aegis_ray.loop.agent import declared_checks
 from aegis_ray.loop.events import SESSION_EVENT, ApprovalEvent, ResultEvent, SessionEvent, StepEvent
 from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway
 from aegis_ray.sandbox import SandboxBackend, SandboxLimits
-from aegis_ray.security.dlp import Scrubber
+from aegis_ray.security.dlp import Scrubber, scrub_logs
 from aegis_ray.security.egress import EgressGate, EgressPolicy
 from aegis_ray.security.policy import default_policy
 from aegis_ray.security.quarantine import QuarantinedTools
@@ -108,9 +108,13 @@ class SessionActor:
         self._owner = f"session:{ray.get_runtime_context().get_actor_id()}"
         self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model])), spec.chain)
         self._tools = (*BUILTIN_TOOLS, *LEDGER_TOOLS, *(load_tool(p) for p in spec.extra_tools))
+        scrub_logs(self._keys())
         self._context = ToolContext(workspace=Workspace(Path(spec.workspace)), limits=spec.limits,
                                     sandbox=SandboxPool(spec.sandbox_pool_size, spec.sandbox_backend,
                                                         spec.sandbox_image))
+
+    def _keys(self) -> list[str]:
+        return [c.api_key.get_secret_value() for c in self._config.endpoints.values() if c.api_key]
 
     def _guarded(self, registry: ToolRegistry) -> ToolBox:
         """The session's tools under the security layer (unless switched off): untrusted output
@@ -119,8 +123,7 @@ class SessionActor:
         security = self._config.spec.security
         if not security.enabled:
             return registry
-        keys = [c.api_key.get_secret_value() for c in self._config.endpoints.values() if c.api_key]
-        scrubber = Scrubber(keys, pii=False)
+        scrubber = Scrubber(self._keys(), pii=False)
         gate = EgressGate(EgressPolicy(allow_hosts=tuple(security.allow_hosts)), scrubber)
         untrusted = [s.name for s in registry.specs if any(fnmatch.fnmatchcase(s.name, p)
                                                             for p in security.untrusted_tools)]

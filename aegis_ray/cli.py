@@ -210,7 +210,9 @@ async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id
 def _join_cluster(settings: Settings) -> None:
     """Join RAY_ADDRESS / AEGIS_RAY_ADDRESS, else start a local cluster sized by settings."""
     from actors.cluster import connect
+    from aegis_ray.security.dlp import scrub_logs
 
+    scrub_logs(settings.known_secrets())
     connect(settings.ray_address, object_store_memory=settings.ray_object_store_mb * 2**20)
     # Ray prints cluster warnings ("(raylet) WARNING: N PYTHON worker processes have been started")
     # to the driver's sys.stdout, and they cannot be switched off; stdout is Aegis's own (`--json`).

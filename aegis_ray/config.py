@@ -170,6 +170,11 @@ class Settings(BaseSettings):
         """The database URL in clear, for the store; None means the embedded SQLite default."""
         return self.database_url.get_secret_value() if self.database_url else None
 
+    def known_secrets(self) -> list[str]:
+        """Every credential these settings hold: what DLP masks in logs and in anything that leaves."""
+        values = [c.api_key for c in (self.openai, self.anthropic, self.gemini)] + [self.api_key, self.database_url]
+        return [v.get_secret_value() for v in values if v is not None]
+
     def credentials(self, provider: str) -> ProviderCredentials:
         """Aegis's own settings for a provider, completed from the SDK's standard variables."""
         family = "openai" if provider in ("openai", "openai-responses") else provider

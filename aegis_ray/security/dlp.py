@@ -9,6 +9,7 @@ reports partial values rather than spans, and its entropy plugins flag ordinary 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import phonenumbers
@@ -100,3 +101,29 @@ def _merge(found: list[Redaction]) -> list[Redaction]:
             continue
         merged.append(r)
     return merged
+
+
+class ScrubbingFilter(logging.Filter):
+    """Masks secrets (never PII: logs need addresses to be useful) in every record a handler emits."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__()
+        self.scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = self.scrubber.scrub(message, pii=False)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+def scrub_logs(known: Iterable[str]) -> ScrubbingFilter:
+    """Attach a scrubbing filter to every handler of the root logger (where propagated records are
+    written), and to the root logger itself; call it again after adding handlers. Returns it."""
+    scrubbing = ScrubbingFilter(Scrubber(known, pii=False))
+    root = logging.getLogger()
+    root.addFilter(scrubbing)
+    for handler in root.handlers:
+        handler.addFilter(scrubbing)
+    return scrubbing

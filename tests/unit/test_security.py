@@ -222,3 +222,29 @@ async def test_quarantine_keeps_untrusted_content_from_the_planner_and_labels_wh
     assert tools.render("Answer: $v2")[0] == "Answer: eve@evil.example"
     await endpoints.aclose()
     await egress.aclose()
+
+
+def test_log_records_are_scrubbed_of_known_secrets_and_credential_formats() -> None:
+    import logging
+
+    from aegis_ray.config import Settings
+    from aegis_ray.security.dlp import scrub_logs
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    keep = Keep()
+    logging.getLogger().addHandler(keep)
+    settings = Settings(openai={"api_key": "sk-test-0123456789abcdefghij"}, api_key="serve-key-abcdef")
+    scrubbing = scrub_logs(settings.known_secrets())
+    try:
+        logging.getLogger("aegis.test").warning("calling with %s and serve-key-abcdef, token ghp_%s",
+                                                "sk-test-0123456789abcdefghij", "x" * 36)
+    finally:
+        logging.getLogger().removeHandler(keep)
+        logging.getLogger().removeFilter(scrubbing)
+    assert lines and "sk-test-0123456789" not in lines[0] and "serve-key-abcdef" not in lines[0]
+    assert "ghp_" not in lines[0] and "[REDACTED:known_secret]" in lines[0]
