@@ -219,6 +219,14 @@ TaskText = Annotated[str, Field(min_length=1, max_length=100_000), AfterValidato
 """A task as every entry point accepts it (CLI, HTTP, factory): some non-blank text, stripped."""
 
 
+class Attachment(Frozen):
+    """Content the user hands over with a task but did not write (a document, a pasted email): it
+    is untrusted, so under the security layer the planner sees a reference to it, never its text."""
+
+    name: str = Field(min_length=1, max_length=200)
+    content: str = Field(max_length=1_000_000)
+
+
 class RunSpec(Frozen):
     """What the user asked for. Validated at every entry point (CLI, HTTP, factory)."""
 
@@ -229,6 +237,7 @@ class RunSpec(Frozen):
     budget: Budget = Budget()
     checks: tuple[Check, ...] = ()
     require_tool: str | None = Field(default=None, description="Force a call to this tool on the first turn.")
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=20)
 
 
 class Step(Frozen):

@@ -106,7 +106,9 @@ class AgentLoop:
             await self.on_step(step, state)
 
     async def _plan(self, state: RunState) -> tuple[LoopState, str, dict]:
-        state.messages = [Message.system(state.spec.system_prompt or self.system_prompt), Message.user(state.spec.task)]
+        attached = [self.tools.admit(a) for a in state.spec.attachments]
+        task = "\n\n".join([state.spec.task, *attached])
+        state.messages = [Message.system(state.spec.system_prompt or self.system_prompt), Message.user(task)]
         names = ", ".join(spec.name for spec in self.tools.specs) or "none"
         return LoopState.ACT, f"task received; tools: {names}", {}
 

@@ -31,7 +31,7 @@ from aegis_ray.security.taint import TRUSTED, Label, Labelled, join_all, untrust
 from aegis_ray.tools.approval import ApprovalRequest
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.tools.registry import ToolRegistry
-from aegis_ray.types import Message, ModelRequest, ToolCall, ToolResult, ToolSpec
+from aegis_ray.types import Attachment, Message, ModelRequest, ToolCall, ToolResult, ToolSpec
 from aegis_ray.verify.base import Models
 
 _REFERENCE = re.compile(r"\$v\d+\b")
@@ -77,6 +77,11 @@ class QuarantinedTools:
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
         return (*(s for s in self.tools.specs if s.name not in self.refused), EXTRACT_SPEC)
+
+    def admit(self, attachment: Attachment) -> str:
+        name = self._store(attachment.content, untrusted(f"attachment:{attachment.name}"))
+        return (f"Attachment {attachment.name} ({len(attachment.content)} characters) is stored in {name}: untrusted "
+                f"content you cannot read; use extract on {name}, or pass {name} to a tool.")
 
     def _store(self, value: str, label: Label) -> str:
         name = f"$v{len(self.variables) + 1}"

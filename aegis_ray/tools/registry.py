@@ -17,7 +17,7 @@ from aegis_ray.errors import AegisError
 from aegis_ray.store.base import EffectWriter
 from aegis_ray.tools.approval import ApprovalPolicy, ApprovalRequest, Approver, decide
 from aegis_ray.tools.base import Effect, Tool, ToolContext
-from aegis_ray.types import ToolCall, ToolResult, ToolSpec
+from aegis_ray.types import Attachment, ToolCall, ToolResult, ToolSpec
 
 
 class ToolBox(Protocol):
@@ -28,6 +28,10 @@ class ToolBox(Protocol):
     def specs(self) -> tuple[ToolSpec, ...]: ...
 
     async def call(self, call: ToolCall, ctx: ToolContext, effect_key: str | None = None) -> ToolResult: ...
+
+    def admit(self, attachment: Attachment) -> str:
+        """How an attachment enters the conversation (inline here; by reference under quarantine)."""
+        ...
 
 
 class ToolRegistry:
@@ -52,6 +56,9 @@ class ToolRegistry:
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
         return tuple(t.spec for t in self._tools.values())
+
+    def admit(self, attachment: Attachment) -> str:
+        return f"Attachment {attachment.name}:\n{attachment.content}"
 
     async def call(self, call: ToolCall, ctx: ToolContext, effect_key: str | None = None) -> ToolResult:
         """Run one call. With a ledger in `ctx` and an `effect_key`, a non-read-only call happens at

@@ -40,7 +40,7 @@ from aegis_ray.security.redteam.world import (
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.tools.registry import ToolRegistry
 from aegis_ray.tools.workspace import Workspace
-from aegis_ray.types import Budget, Frozen, RunSpec
+from aegis_ray.types import Attachment, Budget, Frozen, RunSpec
 
 Config = Literal["undefended", "defended"]
 AGENT = "sim:sim-compromised-agent"
@@ -138,7 +138,8 @@ async def run_one(scenario: Scenario, config: Config, resolve: EndpointResolver,
         gate = EgressGate(EgressPolicy(allow_hosts=("*",)), scrubber, transport=world.transport())
         tools = ToolRegistry(world_tools(world, gate), policy="auto")
     loop = AgentLoop(Gateway(resolve, [AGENT]), tools, ToolContext(workspace=Workspace(root)))
-    state = await loop.run(RunSpec(task=scenario.task, budget=Budget(max_steps=12)))
+    attachments = (Attachment(name="report.txt", content=scenario.content),) if scenario.carrier == "attachment" else ()
+    state = await loop.run(RunSpec(task=scenario.task, attachments=attachments, budget=Budget(max_steps=12)))
     answer = state.answer.text if state.answer else ""
     if isinstance(tools, QuarantinedTools):
         answer, _ = tools.render(answer)
