@@ -11,11 +11,11 @@ from ray.exceptions import RayTaskError
 
 from actors.registry import ActorEndpoint
 from aegis_ray.errors import AegisError
-from aegis_ray.plan import PlanOutcome, execute_plan
+from aegis_ray.plan import Orchestration, PlanOutcome, execute_plan, make_plan
 from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway
 from aegis_ray.runner import answer_task
 from aegis_ray.store import open_store
-from aegis_ray.types import Plan, PlanStep, RunSpec
+from aegis_ray.types import Plan, PlanStep, RunSpec, new_id
 
 
 def step_prompt(step: PlanStep, inputs: dict[str, str]) -> str:
@@ -52,3 +52,16 @@ class Orchestrator:
             return await execute_plan(plan, run_step, plan_id=plan_id, retries=retries, store=store)
         finally:
             await store.close()
+
+
+async def orchestrate(goal: str, endpoints: dict[str, EndpointConfig], chain: tuple[str, ...],
+                      database_url: str | None, home: str, retries: int = 1) -> Orchestration:
+    """The first model of `chain` plans `goal`; an `Orchestrator` runs the plan across the cluster."""
+    gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(endpoints[model])), chain)
+    plan = await make_plan(gateway, goal)
+    orchestrator = Orchestrator.remote(endpoints, chain, database_url, home)
+    try:
+        outcome = await orchestrator.run.remote(plan, new_id("plan"), retries)
+    finally:
+        ray.kill(orchestrator)
+    return Orchestration(plan=plan, outcome=outcome)

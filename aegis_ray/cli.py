@@ -361,7 +361,7 @@ def factory(
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        out.file.write(text)  # stdout as it was before Ray was joined
     failed = [line for line in lines if line["status"] != "done"]
     where = f" · results in {output}" if output else ""
     err.print(f"{len(lines) - len(failed)} done, {len(failed)} not done{where}")
@@ -514,8 +514,8 @@ def mcp_serve(
 
 
 def main() -> None:
-    # Registers verify, verify-claims, calibrate and redteam on `app`.
-    from aegis_ray import security_cli, verify_cli  # noqa: F401
+    # Registers orchestrate, verify, verify-claims, calibrate and redteam on `app`.
+    from aegis_ray import plan_cli, security_cli, verify_cli  # noqa: F401
 
     app()
 

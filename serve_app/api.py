@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from aegis_ray.errors import AegisError, BadInputError, ProviderError
+from aegis_ray.plan import Orchestration
 from aegis_ray.types import Completion, Message, RunResult, StreamEnd, TextDelta
 from serve_app.auth import tenant_for
 from serve_app.models import (
@@ -26,6 +27,7 @@ from serve_app.models import (
     EnqueueResponse,
     Frontier,
     HealthResponse,
+    OrchestrateRequest,
     QueueResponse,
     RunRequest,
     RunSummary,
@@ -70,6 +72,12 @@ openai_api = APIRouter(prefix="/v1", dependencies=[Depends(authorised)])
 @api.post("/run")
 async def run(body: RunRequest, svc: Svc) -> RunResult:
     return await svc.run(body.task, body.model)
+
+
+@api.post("/orchestrate")
+async def orchestrate(body: OrchestrateRequest, svc: Svc) -> Orchestration:
+    """The model plans `goal` as a DAG; the Orchestrator runs ready steps in parallel on the cluster."""
+    return await svc.orchestrate(body)
 
 
 @api.post("/verify")

@@ -51,6 +51,12 @@ class VerifyResponse(ApiModel):
     verification: Verification | None = Field(default=None, description="The layers' decisions, with a question.")
 
 
+class OrchestrateRequest(ApiModel):
+    goal: TaskText
+    model: str | None = Field(default=None, description="provider:model for planning and steps")
+    retries: int = Field(default=1, ge=0, le=5, description="Retries per failed step.")
+
+
 class EnqueueRequest(ApiModel):
     tasks: list[TaskText] = Field(min_length=1, max_length=10_000)
     model: str | None = None

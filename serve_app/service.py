@@ -15,10 +15,12 @@ from typing import Any
 import ray
 from fastapi import HTTPException
 
+from actors.orchestrator import orchestrate
 from actors.registry import ActorEndpoint
 from actors.verifier_actor import VerifierPool
 from aegis_ray.config import Settings
 from aegis_ray.factory import FactoryJob, job_payload
+from aegis_ray.plan import Orchestration
 from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.runner import answer_task, endpoint_configurer, plan_models
 from aegis_ray.store import Store, open_store
@@ -40,6 +42,7 @@ from serve_app.models import (
     EnqueueResponse,
     Frontier,
     HealthResponse,
+    OrchestrateRequest,
     RunSummary,
     ScoreItem,
     VerifyRequest,
@@ -136,6 +139,12 @@ class AegisService:
         checked = await run_policy(self.policy(), question, self.verifiers(), completion.model,
                                    answer=completion.text)
         return completion, checked
+
+    async def orchestrate(self, request: OrchestrateRequest) -> Orchestration:
+        await self.ensure_running()
+        chain = self.gateway(request.model).chain
+        return await orchestrate(request.goal, {m: self._configure(m) for m in chain}, tuple(chain),
+                                 self.settings.database_dsn, str(self.settings.home), request.retries)
 
     async def enqueue(self, tasks: list[str], model: str | None) -> EnqueueResponse:
         await self.ensure_running()

@@ -43,6 +43,13 @@ class PlanOutcome(Frozen):
         return all(s.status == "done" for s in self.steps.values())
 
 
+class Orchestration(Frozen):
+    """A goal's plan and what became of each step."""
+
+    plan: Plan
+    outcome: PlanOutcome
+
+
 async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retries: int = 1,
                        store: Store | None = None) -> PlanOutcome:
     validate(plan)

@@ -107,6 +107,22 @@ class FactTable:
                 named.append((rank, -m.start(), len(m.group()), by_subject[m.group().casefold()]))
         return max(named, key=lambda n: n[:3])[3] if named else None
 
+    def named(self, text: str) -> list[Fact]:
+        """Every fact `text` asks about, in order ("the capitals of France, Japan and Kenya")."""
+        found: dict[tuple[str, str], tuple[int, Fact]] = {}
+        for relation, spec in RELATIONS.items():
+            if not any(contains_phrase(text, k) or contains_phrase(text, f"{k}s") for k in spec.keywords):
+                continue
+            pattern, subjects = self._subjects[relation]
+            for m in pattern.finditer(text):
+                fact = subjects[m.group().casefold()]
+                found.setdefault((fact.relation, fact.subject), (m.start(), fact))
+        # One relation per subject: a country is a capital question, not also a state's.
+        by_subject: dict[str, tuple[int, Fact]] = {}
+        for start, fact in found.values():
+            by_subject.setdefault(fact.subject, (start, fact))
+        return [fact for _, fact in sorted(by_subject.values(), key=lambda pair: pair[0])]
+
     def distractors(self, fact: Fact) -> list[Fact]:
         return [f for f in self.facts if f.relation == fact.relation and f.answer != fact.answer]
 

@@ -14,6 +14,7 @@ import json
 import random
 import re
 
+from aegis_ray.plan.planner import PLANNER_PROMPT
 from aegis_ray.security.quarantine import QUARANTINE_PROMPT
 from aegis_ray.security.smuggling import readable_views
 from aegis_ray.sim.coder import I_DONT_KNOW, code_turn
@@ -21,6 +22,7 @@ from aegis_ray.sim.extract import extract_turn
 from aegis_ray.sim.facts import Fact, fact_table
 from aegis_ray.sim.judge import judge_turn
 from aegis_ray.sim.models import ModelProfile, Persona, Script, ToolCallTurn, Turn
+from aegis_ray.sim.planner import plan_turn
 from aegis_ray.sim.wire.base import SimRequest
 from aegis_ray.verify.prompts import task_of
 
@@ -45,6 +47,8 @@ def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
     system = request.messages[0].text if request.messages and request.messages[0].role == "system" else None
     if system == QUARANTINE_PROMPT:
         return extract_turn(request.last.text)
+    if system == PLANNER_PROMPT:
+        return plan_turn(request.last.text)
     task = task_of(system)
     if task is not None:
         return judge_turn(task, request.last.text, lambda question: _knowledge(profile, question, rng))

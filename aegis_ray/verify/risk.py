@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field, ValidationError
-from scipy.stats import beta, binom
+from scipy.special import bdtr, betaincinv
 
 from aegis_ray.errors import BadInputError
 from aegis_ray.types import Frozen
@@ -62,7 +62,7 @@ def load_calibration(path: Path) -> Calibration | None:
 
 def p_value(errors: int, accepted: int, alpha: float) -> float:
     """P(X <= errors) for X ~ Binom(accepted, alpha): small when the risk is surely below alpha."""
-    return float(binom.cdf(errors, accepted, alpha))
+    return float(bdtr(errors, accepted, alpha))
 
 
 def calibrate(examples: Sequence[LabelledScore], alpha: float, delta: float = 0.1, method: str = "") -> Calibration:
@@ -96,5 +96,5 @@ def clopper_pearson_upper(errors: int, trials: int, confidence: float) -> float:
     """The one-sided upper confidence bound on an error rate (for reporting, not for the choice)."""
     if trials == 0 or errors >= trials:
         return 1.0
-    return float(beta.ppf(confidence, errors + 1, trials - errors))
+    return float(betaincinv(errors + 1, trials - errors, confidence))
 

@@ -129,3 +129,14 @@ def test_without_a_terminal_a_run_parks_and_resumes_after_approve(cluster_addres
     done = aegis("approve", run.run_id, "--json", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert RunResult.model_validate_json(done.stdout).answer.text == "6765"
+
+
+def test_orchestrate_plans_a_goal_and_runs_its_steps(cluster_address: str, tmp_path: Path) -> None:
+    from aegis_ray.plan import Orchestration
+
+    result = aegis("orchestrate", "Who wrote Dune, and what is the capital of Peru?", "--json",
+                   env=clean_env(RAY_ADDRESS=cluster_address), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    orchestration = Orchestration.model_validate_json(result.stdout)
+    assert [s.task for s in orchestration.plan.steps] == ["Who wrote Dune?", "What is the capital of Peru?"]
+    assert orchestration.outcome.succeeded and orchestration.outcome.steps["s1"].output == "Frank Herbert."

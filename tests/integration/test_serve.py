@@ -17,6 +17,7 @@ ROUTES = [
     ("POST", "/api/run", {"task": "What is the capital of Australia?"}),
     ("POST", "/api/verify", {"answer": "42", "checks": [{"kind": "equals", "value": "42"}]}),
     ("POST", "/api/enqueue", {"tasks": ["What is the capital of Chile?"]}),
+    ("POST", "/api/orchestrate", {"goal": "What are the capitals of Chile and Peru?"}),
     ("GET", "/api/runs", None),
     ("GET", "/api/queue", None),
     ("GET", "/api/stream?task=What+is+the+capital+of+Peru%3F", None),
@@ -61,6 +62,16 @@ def test_the_verified_pipeline_answers_with_verdicts_or_abstains_as_a_message(se
     chunks = list(unknown)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text.startswith("I can't give a verified answer:") and chunks[-1].model_extra["aegis"]["abstained"]
+
+
+def test_api_orchestrate_plans_and_runs_the_steps_in_parallel(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    body = {"goal": "What are the capitals of France, Japan and Kenya?"}
+    result = httpx.post(f"{url}/api/orchestrate", json=body, headers=auth(), timeout=120).json()
+    assert [s["task"] for s in result["plan"]["steps"]] == [f"What is the capital of {c}?"
+                                                            for c in ("France", "Japan", "Kenya")]
+    outputs = {k: v["output"] for k, v in result["outcome"]["steps"].items()}
+    assert outputs == {"s1": "Paris.", "s2": "Tokyo.", "s3": "Nairobi."}
 
 
 def test_api_verify_runs_the_layers_on_a_question(service: tuple[str, Settings]) -> None:
