@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
+from aegis_ray.loop.agent import Verifier
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.types import Answer, RunState, ToolCall
 from aegis_ray.verify.deterministic import CheckOutcome
@@ -22,7 +23,6 @@ ARGV: dict[str, Callable[[dict], list[str]]] = {
     "run_command": lambda args: ["/bin/sh", "-c", str(args.get("command", ""))],
     "run_python": lambda args: ["python3", "-c", str(args.get("code", ""))],
 }
-Verifier = Callable[[RunState, str], Awaitable[Answer]]
 
 
 def last_execution(state: RunState) -> ToolCall | None:

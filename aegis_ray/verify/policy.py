@@ -9,13 +9,14 @@ answer to check gets its candidate from its first best-of-N layer, else from the
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from aegis_ray.errors import BadInputError
+from aegis_ray.loop.agent import Verifier
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.memory.retrieval import HybridIndex
 from aegis_ray.types import Answer, Check, Frozen, RunState
@@ -124,7 +125,7 @@ async def verify(policy: VerificationPolicy, question: str, models: Models, auth
 
 
 def policy_verifier(policy: VerificationPolicy, models: Models, *, index: HybridIndex | None = None,
-                    embedder: Embedder | None = None) -> Callable[[RunState, str], Awaitable[Answer]]:
+                    embedder: Embedder | None = None) -> Verifier:
     """The agent loop's verify state running `policy`: the task's declared checks first, then every
     layer, with the model that answered as the author (so it never verifies itself)."""
 
