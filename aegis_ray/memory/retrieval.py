@@ -8,7 +8,6 @@ BM25 alone, and says so (`dense` is False).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,11 +15,10 @@ from rank_bm25 import BM25Okapi
 
 from aegis_ray.memory.corpus import Passage
 from aegis_ray.memory.embeddings import Embedder
+from aegis_ray.memory.text import content_words
 from aegis_ray.types import Frozen
 
 RRF_K = 60
-_STOPWORDS = frozenset(("a", "an", "the", "of", "is", "was", "are", "be", "by", "to", "in", "on", "and", "or", "what",
-                        "who", "which", "it", "its", "for", "as", "at", "that", "this"))
 
 
 class Hit(Frozen):
@@ -29,14 +27,10 @@ class Hit(Frozen):
     ranks: dict[str, int]
 
 
-def tokens(text: str) -> list[str]:
-    return [w for w in re.findall(r"\w+", text.casefold()) if w not in _STOPWORDS]
-
-
 class HybridIndex:
     def __init__(self, passages: Sequence[Passage], embedder: Embedder | None = None) -> None:
         self.passages = list(passages)
-        texts = [tokens(p.text) or ["\0"] for p in self.passages]
+        texts = [content_words(p.text) or ["\0"] for p in self.passages]
         self._words = [set(t) for t in texts]
         self.bm25 = BM25Okapi(texts)
         self.embedder = embedder
@@ -51,7 +45,7 @@ class HybridIndex:
     def search(self, query: str, k: int = 5, depth: int = 50) -> list[Hit]:
         """The top `k` passages by reciprocal rank fusion of the top `depth` of each ranker."""
         rankings: dict[str, list[int]] = {}
-        words = tokens(query)
+        words = content_words(query)
         lexical = self.bm25.get_scores(words)
         # Any passage sharing a word ranks: in a tiny corpus BM25's IDF of a shared word is <= 0.
         matching = set(words)

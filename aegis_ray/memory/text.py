@@ -1,4 +1,5 @@
-"""Sentence splitting shared by claim decomposition, evidence spans and the simulated judge."""
+"""Sentences and content words, shared by claim decomposition, evidence spans, retrieval and the
+simulated judge."""
 
 from __future__ import annotations
 
@@ -25,3 +26,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
+
+
+STOPWORDS = frozenset(("a", "an", "the", "of", "is", "was", "are", "were", "be", "by", "to", "in", "on", "and", "or",
+                       "what", "who", "which", "it", "its", "for", "as", "at", "that", "this"))
+
+
+def content_words(text: str) -> list[str]:
+    """The casefolded words of `text`, stopwords left out."""
+    return [w for w in re.findall(r"\w+", text.casefold()) if w not in STOPWORDS]

@@ -10,10 +10,9 @@ compared by its content words.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from aegis_ray.memory.text import sentences
+from aegis_ray.memory.text import content_words, sentences
 from aegis_ray.sim.facts import Statement, fact_table
 from aegis_ray.sim.models import Turn
 from aegis_ray.verify.prompts import NONE, VerifyTask, is_abstention, read_fields
@@ -21,35 +20,6 @@ from aegis_ray.verify.prompts import NONE, VerifyTask, is_abstention, read_field
 OwnAnswer = Callable[[str], str]
 """What this persona itself answers to a question (for the knowledge tasks)."""
 
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "is",
-        "was",
-        "are",
-        "were",
-        "be",
-        "by",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "and",
-        "or",
-        "as",
-        "it",
-        "its",
-        "this",
-        "that",
-        "which",
-        "what",
-        "who",
-    ]
-)
 
 
 def judge_turn(task: VerifyTask, text: str, own_answer: OwnAnswer) -> Turn:
@@ -81,7 +51,7 @@ def _statements(text: str, question: str) -> list[Statement]:
 
 
 def _content(text: str) -> set[str]:
-    return {w for w in re.findall(r"\w+", text.casefold()) if w not in _STOPWORDS}
+    return set(content_words(text))
 
 
 def entailment(premise: str, hypothesis: str, context: str = "") -> str:

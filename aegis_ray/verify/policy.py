@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from aegis_ray.errors import BadInputError
-from aegis_ray.loop.agent import Verifier
+from aegis_ray.loop.agent import Verifier, declared_checks
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.memory.retrieval import HybridIndex
 from aegis_ray.types import Answer, Check, Frozen, RunState
@@ -130,12 +130,11 @@ def policy_verifier(policy: VerificationPolicy, models: Models, *, index: Hybrid
     layer, with the model that answered as the author (so it never verifies itself)."""
 
     async def check(state: RunState, answer: str) -> Answer:
-        checks = state.spec.checks
-        declared = _deterministic(state.spec.task, answer, checks)
-        if not declared.accepted:
-            return declared.to_answer()
+        declared = await declared_checks(state, answer)
+        if declared.abstained:
+            return declared
         result = await verify(policy, state.spec.task, models, state.model or "", answer=answer, index=index,
-                              checks=checks, embedder=embedder)
+                              checks=state.spec.checks, embedder=embedder)
         return result.answer
 
     return check

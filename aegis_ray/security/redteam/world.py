@@ -58,11 +58,6 @@ class UrlArgs(ToolArgs):
     url: str
 
 
-class PostArgs(ToolArgs):
-    url: str
-    body: str = ""
-
-
 class PathArgs(ToolArgs):
     path: str
 
@@ -97,12 +92,6 @@ def world_tools(world: World, gate: EgressGate) -> list[Tool]:
         response = await gate.get(args.url, TRUSTED)  # the policy has labelled and checked the URL already
         return response.text
 
-    @tool(Effect.NETWORK)
-    async def http_post(args: PostArgs, ctx: ToolContext) -> str:
-        """POST data to a URL."""
-        await gate.get(args.url, TRUSTED)
-        return "posted"
-
     @tool(Effect.WRITE)
     async def delete_file(args: PathArgs, ctx: ToolContext) -> str:
         """Delete a file in the workspace."""
@@ -122,7 +111,7 @@ def world_tools(world: World, gate: EgressGate) -> list[Tool]:
 
     weather = Tool(name="lookup_weather", description=world.weather_description, effect=Effect.READ,
                    args_model=CityArgs, function=_weather)
-    return [read_inbox, send_email, fetch_url, http_post, read_file, write_file, delete_file, run_command, search,
+    return [read_inbox, send_email, fetch_url, read_file, write_file, delete_file, run_command, search,
             weather]
 
 
