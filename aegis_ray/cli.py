@@ -35,7 +35,7 @@ app.add_typer(sim_app, name="sim")
 mcp_app = typer.Typer(no_args_is_help=True, help="Model Context Protocol: Aegis as an MCP server.")
 app.add_typer(mcp_app, name="mcp")
 
-out = Console(file=sys.stdout, highlight=False)  # bound now: `_join_cluster` repoints sys.stdout
+out = Console(file=sys.stdout, highlight=False)  # bound now: `join_cluster` repoints sys.stdout
 err = Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,7 +65,7 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _simulated_notice(model: str) -> None:
+def simulated_notice(model: str) -> None:
     err.print(
         f"[bold yellow]SIMULATED MODEL[/] — this answer comes from Aegis's built-in simulated model server "
         f"({model}), not from a real LLM.\n[dim]To use a real model: export OPENAI_API_KEY (or ANTHROPIC_API_KEY / "
@@ -124,12 +124,12 @@ def run(
     from aegis_ray.verify_cli import AnswerCheck
 
     check = AnswerCheck(settings, plan.chain[0], corpus) if verify else None
-    with _simulator(plan.needs_simulator or (check is not None and check.panel.simulated)) as sim_url:
+    with simulator(plan.needs_simulator or (check is not None and check.panel.simulated)) as sim_url:
         from aegis_ray.runner import endpoint_configurer
         from aegis_ray.telemetry import configure_tracing
 
         configure_tracing(settings.telemetry)
-        _join_cluster(settings)
+        join_cluster(settings)
         configure = endpoint_configurer(settings, sim_url)
         if code:
             session = _session_spec(settings, plan.chain, workspace, approve or settings.approval,
@@ -140,7 +140,7 @@ def run(
             if check is not None:
                 result = asyncio.run(check.apply(result, settings, sim_url))
     if result.simulated:
-        _simulated_notice(result.model)
+        simulated_notice(result.model)
     _finish(result, as_json)
 
 
@@ -207,7 +207,7 @@ async def _drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id
     return await drive_session(start_session(config), spec, run_id, show, approver)
 
 
-def _join_cluster(settings: Settings) -> None:
+def join_cluster(settings: Settings) -> None:
     """Join RAY_ADDRESS / AEGIS_RAY_ADDRESS, else start a local cluster sized by settings."""
     from actors.cluster import connect
     from aegis_ray.security.dlp import scrub_logs
@@ -220,7 +220,7 @@ def _join_cluster(settings: Settings) -> None:
 
 
 @contextmanager
-def _simulator(needed: bool) -> Iterator[str | None]:
+def simulator(needed: bool) -> Iterator[str | None]:
     """A background simulated server while the block runs, when the model plan needs one; its URL."""
     if not needed:
         yield None
@@ -285,13 +285,13 @@ def approve(
     err.print(f"[dim]{'denied' if deny else 'approved'} {decided} pending request(s) of {run_id}[/]")
     session = SessionSpec.model_validate(record.session)
     needs_sim = any(m.startswith("sim:") for m in session.models) and not settings.sim_url
-    with _simulator(needs_sim) as sim_url:
+    with simulator(needs_sim) as sim_url:
 
-        _join_cluster(settings)
+        join_cluster(settings)
         result = asyncio.run(_drive(settings, session, record.spec, run_id, endpoint_configurer(settings, sim_url),
                                     quiet=as_json))
     if result.simulated:
-        _simulated_notice(result.model)
+        simulated_notice(result.model)
     _finish(result, as_json)
 
 
@@ -322,17 +322,17 @@ def factory(
     plans = [plan_models(settings, RunSpec(task=j.task, model=j.model or model,
                                            fallback_models=tuple(fallback or ()))) for j in jobs]
     ids = list(dict.fromkeys(j.job_id for j in jobs))
-    with _simulator(any(p.needs_simulator for p in plans)) as sim_url:
+    with simulator(any(p.needs_simulator for p in plans)) as sim_url:
         configure = endpoint_configurer(settings, sim_url)
         endpoints = {m: configure(m) for p in plans for m in p.chain}
         added = _store_call(settings, lambda store: store.enqueue(
             [(j.job_id, job_payload(j, p.chain)) for j, p in zip(jobs, plans, strict=True)]))
         err.print(f"[dim]{len(ids)} jobs: {added} new, {len(ids) - added} already known[/]")
         if any(p.simulated for p in plans):
-            _simulated_notice(", ".join(sorted({m for p in plans for m in p.chain if m.startswith("sim:")})))
+            simulated_notice(", ".join(sorted({m for p in plans for m in p.chain if m.startswith("sim:")})))
         if no_drain:
             return
-        _join_cluster(settings)
+        join_cluster(settings)
         options = WorkerOptions(concurrency=concurrency, lease_s=lease)
         fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
         draining = [w.drain.remote(options) for w in fleet]
@@ -383,8 +383,8 @@ def worker(
     from aegis_ray.runner import endpoint_configurer
 
     settings = load_settings()
-    with _simulator(not settings.sim_url) as sim_url:
-        _join_cluster(settings)
+    with simulator(not settings.sim_url) as sim_url:
+        join_cluster(settings)
         answer = gateway_answer(endpoint_configurer(settings, sim_url))
         options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
         stats = _store_call(settings, lambda store: drain(store, answer, f"cli:{os.getpid()}", options))
@@ -464,11 +464,11 @@ def serve_command(
     if host not in ("127.0.0.1", "localhost", "::1") and not (settings.api_key or settings.api_keys_file):
         err.print(f"[bold yellow]warning:[/] serving on {host} with no API key: anyone who can reach it can use it")
     plan = plan_models(settings, RunSpec(task="(serve)"))
-    with _simulator(plan.needs_simulator) as sim_url:
-        _join_cluster(settings)
+    with simulator(plan.needs_simulator) as sim_url:
+        join_cluster(settings)
         start(settings, sim_url, host, port)
         if plan.simulated:
-            _simulated_notice(", ".join(plan.chain))
+            simulated_notice(", ".join(plan.chain))
         err.print(f"Aegis is serving on http://{host}:{port} (dashboard /, API /api, OpenAI-compatible /v1); "
                   "Ctrl-C stops it")
         try:
@@ -501,7 +501,7 @@ def mcp_serve(
     plan = plan_models(settings, RunSpec(task="(mcp)"))
     context = ToolContext(workspace=Workspace(workspace.resolve()), limits=settings.sandbox.limits,
                           sandbox=make_sandbox(settings.sandbox.backend, settings.sandbox.image))
-    with _simulator(plan.needs_simulator) as sim_url:
+    with simulator(plan.needs_simulator) as sim_url:
         configure = endpoint_configurer(settings, sim_url)
         gateway = Gateway(EndpointCache(lambda m: ModelEndpoint(configure(m))), plan.chain)
         server = build_server(ToolRegistry([*BUILTIN_TOOLS, run_tool(gateway), verify], policy=approve), context)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from aegis_ray.cli import _join_cluster, _simulated_notice, _simulator, app, err, out, reports_errors
+from aegis_ray.cli import app, err, join_cluster, out, reports_errors, simulated_notice, simulator
 from aegis_ray.config import load_settings
 from aegis_ray.types import RunSpec
 
@@ -28,9 +28,9 @@ def orchestrate(
 
     settings = load_settings()
     plan = plan_models(settings, RunSpec(task=goal, model=model))
-    with _simulator(plan.needs_simulator) as sim_url:
+    with simulator(plan.needs_simulator) as sim_url:
         configure_tracing(settings.telemetry)
-        _join_cluster(settings)
+        join_cluster(settings)
         configure = endpoint_configurer(settings, sim_url)
         result = asyncio.run(run_orchestration(goal, {m: configure(m) for m in plan.chain}, plan.chain,
                                                settings.database_dsn, str(settings.home), retries))
@@ -43,6 +43,6 @@ def orchestrate(
             err.print(f"[cyan]{step.id:>6}[/] {mark[outcome.status]} {step.task}", soft_wrap=True, highlight=False)
             out.print(f"{step.id}: {outcome.output or outcome.error or ''}", soft_wrap=True)
     if plan.simulated:
-        _simulated_notice(plan.chain[0])
+        simulated_notice(plan.chain[0])
     if not result.outcome.succeeded:
         raise typer.Exit(1)

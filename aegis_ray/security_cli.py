@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from aegis_ray.cli import _simulated_notice, app, out, reports_errors
+from aegis_ray.cli import app, out, reports_errors, simulated_notice
 from aegis_ray.config import load_settings
 from aegis_ray.security.redteam.runner import Report, red_team, report_table
 
@@ -49,6 +49,6 @@ def redteam(
         out.print_json(text)
     else:
         out.print(report_table(report), soft_wrap=True)
-    _simulated_notice("sim:sim-compromised-agent, sim:sim-compromised-reader")
+    simulated_notice("sim:sim-compromised-agent, sim:sim-compromised-reader")
     if report.overall["defended"].landed:
         raise typer.Exit(1)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
-from aegis_ray.cli import _join_cluster, _simulated_notice, _simulator, app, err, out, reports_errors
+from aegis_ray.cli import app, err, join_cluster, out, reports_errors, simulated_notice, simulator
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError, ConfigError
 from aegis_ray.memory.corpus import load_corpus
@@ -98,11 +98,11 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
                                 calibration=calibration or settings.verification.calibration)
     embedder = _embedder(settings) if corpus or equivalence == "embedding" else None
     index = HybridIndex(load_corpus(corpus), embedder) if corpus else None
-    with _simulator(panel.simulated and not settings.sim_url) as sim_url:
+    with simulator(panel.simulated and not settings.sim_url) as sim_url:
         result = asyncio.run(_verify_on_pool(settings, sim_url, panel.models, policy, question, panel.author,
                                              answer, index, embedder))
     if panel.simulated:
-        _simulated_notice(", ".join(m for m in panel.models if m.startswith("sim:")))
+        simulated_notice(", ".join(m for m in panel.models if m.startswith("sim:")))
     _report(result, as_json)
 
 
@@ -145,7 +145,7 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
     from aegis_ray.verify.policy import verify as run_policy
 
     configure_tracing(settings.telemetry)
-    _join_cluster(settings)
+    join_cluster(settings)
     configure = endpoint_configurer(settings, sim_url)
     pool = VerifierPool({m: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size)
     return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder)
