@@ -1,5 +1,5 @@
 """Get-or-create `ProviderActor`s by endpoint, and use them as gateway endpoints
-(`EndpointCache(lambda model: ActorEndpoint(configure(model)))`).
+(`EndpointCache(lambda model: ActorEndpoint(configure(model)))`) that call the model on a lease.
 
 Actors are named `provider:<model>:<key>` in the `aegis` namespace, where the key hashes the model,
 base URL and credentials: every process in the cluster that configures the same endpoint gets the
@@ -9,8 +9,10 @@ so they outlive the driver that created them and keep serving the rest of the cl
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlparse
 
@@ -21,8 +23,10 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from actors.cluster import NAMESPACE
 from actors.provider_actor import STREAM_EVENT, ProviderActor
 from aegis_ray.errors import AegisError, ProviderConnectionError
-from aegis_ray.providers.endpoint import EndpointStats
+from aegis_ray.providers.admission import CallReport, EndpointStats, Lease, LeasedAdmission, LeaseRequest
+from aegis_ray.providers.endpoint import ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig
+from aegis_ray.providers.resilience import AttemptOutcome
 from aegis_ray.types import Completion, ModelRequest, StreamEvent
 
 
@@ -61,22 +65,95 @@ def actor_errors(model: str) -> Iterator[None]:
         raise ProviderConnectionError(f"the provider actor for {model} is unavailable: {error}", model=model) from None
 
 
-class ActorEndpoint:
-    """A `ProviderActor` seen through the gateway's `Endpoint` protocol."""
+class ActorAuthority:
+    """A `ProviderActor` as the `Authority` a `LeasedAdmission` leases from, its errors typed."""
 
-    def __init__(self, config: EndpointConfig) -> None:
+    def __init__(self, handle: ray.actor.ActorHandle, model: str) -> None:
+        self.handle = handle
+        self.model = model
+
+    async def lease(self, request: LeaseRequest) -> Lease:
+        with actor_errors(self.model):
+            return await self.handle.lease.remote(request)
+
+    async def claim(self, report: CallReport) -> bool:
+        with actor_errors(self.model):
+            return await self.handle.claim.remote(report)
+
+    async def settle(self, is_trial: bool, outcome: AttemptOutcome, report: CallReport) -> None:
+        with actor_errors(self.model):
+            await self.handle.settle.remote(is_trial, outcome, report)
+
+    async def report(self, report: CallReport) -> None:
+        with actor_errors(self.model):
+            await self.handle.report.remote(report)
+
+    async def stats(self) -> EndpointStats:
+        with actor_errors(self.model):
+            return await self.handle.stats.remote()
+
+
+# One leased endpoint per endpoint per event loop of this process, however many gateways use it:
+# one connection pool, one lease, one report. Keyed by loop because the SDKs' HTTP clients are.
+_LEASED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ModelEndpoint]] = weakref.WeakKeyDictionary()
+
+
+def leased_endpoint(config: EndpointConfig, handle: ray.actor.ActorHandle) -> ModelEndpoint:
+    endpoints = _LEASED.setdefault(asyncio.get_running_loop(), {})
+    key = f"{config.ref.name}:{config.key}"
+    if key not in endpoints:
+        admission = LeasedAdmission(ActorAuthority(handle, config.ref.name), config)
+        endpoints[key] = ModelEndpoint(config, admission=admission)
+    return endpoints[key]
+
+
+class ActorEndpoint:
+    """An endpoint governed by its `ProviderActor`, seen through the gateway's `Endpoint` protocol:
+    calls go from this process to the model on a lease, or, when this process cannot reach a
+    loopback endpoint on another node, through the actor."""
+
+    def __init__(self, config: EndpointConfig, *, relay: bool | None = None) -> None:
+        """`relay`: True sends every call through the actor; None (the default) does so only when
+        the endpoint is a loopback address on another node."""
         self.name = config.ref.name
+        self.config = config
         self.handle = provider_actor(config)
+        self._reachable = None if relay is None and _is_loopback(config.base_url) else not relay
+
+    async def _leased(self) -> ModelEndpoint | None:
+        """This process's leased endpoint, or None when calls must be relayed by the actor."""
+        if self._reachable is None:
+            with actor_errors(self.name):
+                self._reachable = await self.handle.node.remote() == ray.get_runtime_context().get_node_id()
+        return leased_endpoint(self.config, self.handle) if self._reachable else None
 
     async def complete(self, request: ModelRequest) -> Completion:
+        endpoint = await self._leased()
+        if endpoint is not None:
+            return await endpoint.complete(request)
         with actor_errors(self.name):
             return Completion.model_validate_json(await self.handle.complete.remote(request.model_dump_json()))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        endpoint = await self._leased()
+        if endpoint is not None:
+            async for event in endpoint.stream(request):
+                yield event
+            return
         with actor_errors(self.name):
             async for ref in self.handle.stream.remote(request.model_dump_json()):
                 yield STREAM_EVENT.validate_json(await ref)
 
     async def stats(self) -> EndpointStats:
+        """The cluster-wide totals, after this process's pending report is in."""
+        endpoint = await self._leased()
+        if endpoint is not None:
+            return await endpoint.stats()
         with actor_errors(self.name):
             return await self.handle.stats.remote()
+
+    async def aclose(self) -> None:
+        """Send this process's pending report; the leased endpoint stays for the other gateways."""
+        if self._reachable:
+            with contextlib.suppress(AegisError):
+                await self.stats()

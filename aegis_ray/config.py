@@ -58,6 +58,10 @@ class BreakerPolicy(Policy):
 
     failure_threshold: int = Field(default=5, ge=1)
     cooldown_s: float = Field(default=30.0, gt=0)
+    trial_timeout_s: float = Field(
+        default=120.0, gt=0,
+        description="A half-open trial whose caller never reports back (its process died) is given up after this.",
+    )
 
 
 class RateLimitPolicy(Policy):
@@ -66,6 +70,18 @@ class RateLimitPolicy(Policy):
     requests_per_s: float | None = Field(default=None, gt=0)
     burst: int = Field(default=1, ge=1, description="Bucket capacity in requests.")
     tokens_per_minute: int | None = Field(default=None, gt=0)
+
+
+class LeasePolicy(Policy):
+    """How the processes of a cluster share one endpoint's limits and breaker without a round trip to
+    its `ProviderActor` on every call (`aegis_ray/providers/admission.py`)."""
+
+    valid_s: float = Field(default=1.0, gt=0, description=(
+        "How long a lease's permits and its word that the breaker is healthy hold; never more than half "
+        "the breaker's cool-down."))
+    max_requests: int = Field(default=64, ge=1, description="Most requests one lease takes from a rate-limited bucket.")
+    report_s: float = Field(default=0.25, gt=0, description="Longest delay before calls, usage and cost reach the "
+                            "shared counters.")
 
 
 class TelemetrySettings(Policy):
@@ -143,6 +159,7 @@ class Settings(BaseSettings):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     rate_limit: RateLimitPolicy = RateLimitPolicy()
+    lease: LeasePolicy = LeasePolicy()
     telemetry: TelemetrySettings = TelemetrySettings()
     sandbox: SandboxSettings = SandboxSettings()
     security: SecuritySettings = SecuritySettings()

@@ -1,6 +1,7 @@
 """Provider gateway: routing, fallback, retries, circuit breaker, rate limits, cost, streaming."""
 
-from aegis_ray.providers.endpoint import EndpointStats, ModelEndpoint
+from aegis_ray.providers.admission import EndpointStats
+from aegis_ray.providers.endpoint import ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig, resolve_endpoint
 from aegis_ray.providers.gateway import Endpoint, EndpointCache, Gateway
 from aegis_ray.providers.routing import Capabilities, ModelRef, parse_model_ref

@@ -1,7 +1,8 @@
-"""One model endpoint: rate limit → retries → circuit breaker → adapter, then cost and counters.
+"""One model endpoint: admission (rate limit) → retries → breaker → adapter, then cost and counters.
 
-A `ProviderActor` holds exactly one of these, so its limits, breaker and counters are shared by
-every caller in the cluster. It is plain asyncio and runs just as well in-process.
+The limits, breaker and counters sit behind an `Admission`: held here (in-process, the default) or
+leased from the endpoint's `ProviderActor`, which shares them across the Ray cluster
+(`providers/admission.py`). Either way the call itself goes from this process to the model.
 """
 
 from __future__ import annotations
@@ -9,27 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from pydantic import BaseModel
-
 from aegis_ray.errors import CapabilityError, ProviderError
 from aegis_ray.providers.adapters import Adapter, make_adapter
+from aegis_ray.providers.admission import Admission, CallReport, EndpointAuthority, EndpointStats
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.pricing import cost_usd
-from aegis_ray.providers.resilience import BreakerSnapshot, CircuitBreaker, RateLimiter, retrying
+from aegis_ray.providers.resilience import retrying
 from aegis_ray.providers.routing import Capabilities
-from aegis_ray.types import Completion, ModelRequest, StreamEnd, StreamEvent, Usage
-
-
-class EndpointStats(BaseModel):
-    model: str
-    calls: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    attempts: int = 0
-    usage: Usage = Usage()
-    cost_usd: float = 0.0
-    rate_limit_wait_s: float = 0.0
-    breaker: BreakerSnapshot | None = None
+from aegis_ray.types import Completion, ModelRequest, StreamEnd, StreamEvent
 
 
 def estimate_tokens(request: ModelRequest) -> int:
@@ -46,31 +34,31 @@ def check_capabilities(model: str, capabilities: Capabilities, request: ModelReq
 
 
 class ModelEndpoint:
-    def __init__(self, config: EndpointConfig, adapter: Adapter | None = None) -> None:
+    """Calls one model through its admission: the authority here, or a lease from a `ProviderActor`."""
+
+    def __init__(self, config: EndpointConfig, adapter: Adapter | None = None,
+                 admission: Admission | None = None) -> None:
         self.config = config
         self.name = config.ref.name
         self.capabilities = config.ref.capabilities
         self._adapter = adapter or make_adapter(config)
-        self.breaker = CircuitBreaker(config.breaker, self.name)
-        self.limiter = RateLimiter(config.rate_limit)
-        self._stats = EndpointStats(model=self.name)
+        self.admission = admission or EndpointAuthority(config)
 
     def _finish(self, completion: Completion, started: float, attempts: int) -> Completion:
-        price = self.config.price(completion.response_model)
-        cost = cost_usd(price, completion.usage)
-        s = self._stats
-        s.succeeded += 1
-        s.usage = s.usage + completion.usage
-        s.cost_usd += cost or 0.0
+        cost = cost_usd(self.config.price(completion.response_model), completion.usage)
+        self.admission.record(CallReport(calls=1, succeeded=1, attempts=attempts, usage=completion.usage,
+                                         cost_usd=cost or 0.0))
         return completion.model_copy(update={
             "cost_usd": cost, "latency_s": time.perf_counter() - started, "attempts": attempts,
             "simulated": self.config.ref.simulated,
         })
 
+    def _failed(self, attempts: int) -> None:
+        self.admission.record(CallReport(calls=1, failed=1, attempts=attempts))
+
     async def _admit(self, request: ModelRequest, *, stream: bool) -> float:
         check_capabilities(self.name, self.capabilities, request, stream=stream)
-        self._stats.calls += 1
-        await self.limiter.acquire(estimate_tokens(request))
+        await self.admission.admit(estimate_tokens(request))
         return time.perf_counter()
 
     async def complete(self, request: ModelRequest) -> Completion:
@@ -80,13 +68,11 @@ class ModelEndpoint:
             async for attempt in retrying(self.config.retry):
                 with attempt:
                     attempts += 1
-                    async with self.breaker.guard():
+                    async with self.admission.attempt():
                         completion = await self._adapter.complete(request)
         except ProviderError:
-            self._stats.failed += 1
+            self._failed(attempts)
             raise
-        finally:
-            self._stats.attempts += attempts
         return self._finish(completion, started, attempts)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
@@ -103,21 +89,18 @@ class ModelEndpoint:
             async for attempt in retrying(self.config.retry, allowed=may_retry):
                 with attempt:
                     attempts += 1
-                    async with self.breaker.guard():
+                    async with self.admission.attempt():
                         async for event in self._adapter.stream(request):
                             if isinstance(event, StreamEnd):
                                 event = StreamEnd(completion=self._finish(event.completion, started, attempts))
                             delivered = True
                             yield event
         except ProviderError:
-            self._stats.failed += 1
+            self._failed(attempts)
             raise
-        finally:
-            self._stats.attempts += attempts
 
-    def stats(self) -> EndpointStats:
-        return self._stats.model_copy(update={"breaker": self.breaker.snapshot(),
-                                              "rate_limit_wait_s": self.limiter.waited_s})
+    async def stats(self) -> EndpointStats:
+        return await self.admission.stats()
 
     async def aclose(self) -> None:
         await self._adapter.aclose()

@@ -7,7 +7,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from aegis_ray.config import BreakerPolicy, Price, RateLimitPolicy, RetryPolicy, Settings
+from aegis_ray.config import BreakerPolicy, LeasePolicy, Price, RateLimitPolicy, RetryPolicy, Settings
 from aegis_ray.errors import ConfigError
 from aegis_ray.providers.pricing import price_for
 from aegis_ray.providers.routing import ModelRef
@@ -25,6 +25,7 @@ class EndpointConfig(BaseModel):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     rate_limit: RateLimitPolicy = RateLimitPolicy()
+    lease: LeasePolicy = LeasePolicy()
     prices: dict[str, Price] = Field(default_factory=dict)
 
     @property
@@ -42,7 +43,7 @@ def resolve_endpoint(settings: Settings, ref: ModelRef, sim_url: str | None = No
     """Where `ref` lives and with which key; a missing key or sim URL is a clear `ConfigError`."""
     common = dict(
         ref=ref, timeout_s=settings.request_timeout_s, retry=settings.retry, breaker=settings.breaker,
-        rate_limit=settings.rate_limit, prices=settings.prices,
+        rate_limit=settings.rate_limit, lease=settings.lease, prices=settings.prices,
     )
     if ref.provider == "sim":
         url = sim_url or settings.sim_url

@@ -1,4 +1,5 @@
-"""`ProviderActor` on a real Ray cluster: calls, streams, typed errors, sharing, restarts."""
+"""`ProviderActor` on a real Ray cluster: calls (on a lease, and relayed), streams, typed errors,
+sharing, restarts."""
 
 from __future__ import annotations
 
@@ -27,27 +28,32 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("ray_cluster")]
 QUESTION = ModelRequest(messages=(Message.user("What is the capital of Australia?"),))
 
 
-def actor_gateway(config: EndpointConfig, *more: EndpointConfig) -> Gateway:
+def actor_gateway(config: EndpointConfig, *more: EndpointConfig, relay: bool | None = None) -> Gateway:
     configs = {c.ref.name: c for c in (config, *more)}
-    return Gateway(EndpointCache(lambda model: ActorEndpoint(configs[model])), list(configs))
+    return Gateway(EndpointCache(lambda model: ActorEndpoint(configs[model], relay=relay)), list(configs))
 
 
-async def test_complete_and_stream_through_the_actor(sim: SimServer) -> None:
-    gateway = actor_gateway(sim_endpoint(sim, "sim-honest", "anthropic"))
+@pytest.mark.parametrize("relay", [False, True], ids=["leased", "relayed"])
+async def test_complete_and_stream_through_the_actor(sim: SimServer, relay: bool) -> None:
+    config = sim_endpoint(sim, "sim-honest", "anthropic")
+    gateway = actor_gateway(config, relay=relay)
     completion = await gateway.complete(QUESTION)
     assert completion.text == "Canberra." and completion.cost_usd and completion.cost_usd > 0
     events = [e async for e in gateway.stream(QUESTION)]
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Canberra."
     assert isinstance(events[-1], StreamEnd)
+    stats = await ActorEndpoint(config).stats()  # both paths count at the one authority
+    assert stats.succeeded >= 2 and stats.cost_usd >= 2 * completion.cost_usd
 
 
-async def test_errors_cross_the_actor_boundary_typed(sim: SimServer) -> None:
+@pytest.mark.parametrize("relay", [False, True], ids=["leased", "relayed"])
+async def test_errors_cross_the_actor_boundary_typed(sim: SimServer, relay: bool) -> None:
     with pytest.raises(UnknownModelError):
-        await actor_gateway(sim_endpoint(sim, "no-such-model")).complete(QUESTION)
+        await actor_gateway(sim_endpoint(sim, "no-such-model"), relay=relay).complete(QUESTION)
     sim.inject("sim-honest", FaultKind.MALFORMED_TOOL_ARGS)
     request = ModelRequest(messages=QUESTION.messages, tools=(ToolSpec(name="t"),), tool_choice="required")
     with pytest.raises(MalformedToolArgumentsError) as caught:
-        await actor_gateway(sim_endpoint(sim, "sim-honest", "gemini")).complete(request)
+        await actor_gateway(sim_endpoint(sim, "sim-honest", "gemini"), relay=relay).complete(request)
     assert caught.value.model == "gemini:sim-honest"
 
 

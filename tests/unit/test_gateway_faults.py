@@ -103,7 +103,7 @@ async def test_breaker_opens_rejects_fast_and_half_opens_for_exactly_one_trial(s
     for _ in range(3):
         with pytest.raises(ProviderServerError):
             await endpoint.complete(QUESTION)
-    assert endpoint.breaker.state == "open"
+    assert (await endpoint.stats()).breaker.state == "open"
 
     started = time.monotonic()
     with pytest.raises(CircuitOpenError):
@@ -112,7 +112,7 @@ async def test_breaker_opens_rejects_fast_and_half_opens_for_exactly_one_trial(s
     assert len(sim.requests("sim-honest")) == 3  # the rejected call never reached the endpoint
 
     await asyncio.sleep(0.55)
-    assert endpoint.breaker.state == "half_open"
+    assert (await endpoint.stats()).breaker.state == "half_open"
     # The trial is slow, so all 50 callers arrive while it is in flight.
     sim.inject("sim-honest", Fault(kind=FaultKind.TIMEOUT, delay_s=0.3))
     results = await asyncio.gather(*(endpoint.complete(QUESTION) for _ in range(50)), return_exceptions=True)
@@ -120,7 +120,7 @@ async def test_breaker_opens_rejects_fast_and_half_opens_for_exactly_one_trial(s
     rejected = [r for r in results if isinstance(r, CircuitOpenError)]
     assert len(succeeded) == 1 and len(rejected) == 49
     assert len(sim.requests("sim-honest")) == 4
-    assert endpoint.breaker.state == "closed"
+    assert (await endpoint.stats()).breaker.state == "closed"
 
 
 async def test_failed_trial_reopens_the_breaker(sim: SimServer) -> None:
@@ -132,8 +132,8 @@ async def test_failed_trial_reopens_the_breaker(sim: SimServer) -> None:
     await asyncio.sleep(0.25)
     with pytest.raises(ProviderServerError):
         await endpoint.complete(QUESTION)
-    assert endpoint.breaker.state == "open"
-    assert endpoint.breaker.snapshot().opened_total == 2
+    assert (await endpoint.stats()).breaker.state == "open"
+    assert (await endpoint.stats()).breaker.opened_total == 2
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
