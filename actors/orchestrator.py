@@ -1,5 +1,5 @@
-"""`Orchestrator`: runs a plan across the cluster, each ready step a Ray task answered through the
-shared `ProviderActor`s, with the plan's progress durable in the store."""
+"""`Orchestrator`: runs a plan across the cluster, each ready step a Ray task answered on leases from
+the shared `ProviderActor`s, with the plan's progress durable in the store."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import ray
 from ray.exceptions import RayTaskError
 
-from actors.registry import ActorEndpoint
+from actors.registry import ClusterModels
 from aegis_ray.errors import AegisError
 from aegis_ray.plan import Orchestration, PlanOutcome, execute_plan, make_plan
-from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway
+from aegis_ray.providers import EndpointConfig
 from aegis_ray.runner import answer_task
 from aegis_ray.store import open_store
 from aegis_ray.types import Plan, PlanStep, RunSpec, new_id
@@ -25,11 +25,16 @@ def step_prompt(step: PlanStep, inputs: dict[str, str]) -> str:
     return f"Results of earlier steps:\n{context}\n\nTask: {step.task}"
 
 
+async def answer_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[str, EndpointConfig],
+                      chain: tuple[str, ...]) -> str:
+    async with ClusterModels(endpoints.__getitem__) as models:
+        return (await answer_task(models.gateway(chain), RunSpec(task=step_prompt(step, inputs)))).answer.text
+
+
 @ray.remote(num_cpus=0, max_retries=0)
 def run_plan_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[str, EndpointConfig],
                   chain: tuple[str, ...]) -> str:
-    gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(endpoints[model])), chain)
-    return asyncio.run(answer_task(gateway, RunSpec(task=step_prompt(step, inputs)))).answer.text
+    return asyncio.run(answer_step(step, inputs, endpoints, chain))
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
@@ -57,8 +62,8 @@ class Orchestrator:
 async def orchestrate(goal: str, endpoints: dict[str, EndpointConfig], chain: tuple[str, ...],
                       database_url: str | None, home: str, retries: int = 1) -> Orchestration:
     """The first model of `chain` plans `goal`; an `Orchestrator` runs the plan across the cluster."""
-    gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(endpoints[model])), chain)
-    plan = await make_plan(gateway, goal)
+    async with ClusterModels(endpoints.__getitem__) as models:
+        plan = await make_plan(models.gateway(chain), goal)
     orchestrator = Orchestrator.remote(endpoints, chain, database_url, home)
     try:
         outcome = await orchestrator.run.remote(plan, new_id("plan"), retries)

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import ipaddress
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import ray
@@ -26,6 +27,7 @@ from aegis_ray.errors import AegisError, ProviderConnectionError
 from aegis_ray.providers.admission import CallReport, EndpointStats, Lease, LeasedAdmission, LeaseRequest
 from aegis_ray.providers.endpoint import ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig
+from aegis_ray.providers.gateway import EndpointCache, Gateway
 from aegis_ray.providers.resilience import AttemptOutcome
 from aegis_ray.types import Completion, ModelRequest, StreamEvent
 
@@ -93,18 +95,41 @@ class ActorAuthority:
             return await self.handle.stats.remote()
 
 
+@dataclass
+class _Shared:
+    endpoint: ModelEndpoint
+    users: int = 0
+
+
 # One leased endpoint per endpoint per event loop of this process, however many gateways use it:
-# one connection pool, one lease, one report. Keyed by loop because the SDKs' HTTP clients are.
-_LEASED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ModelEndpoint]] = weakref.WeakKeyDictionary()
+# one connection pool, one lease, one report. Keyed by loop because the SDKs' HTTP clients are;
+# closed when its last user closes.
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = weakref.WeakKeyDictionary()
 
 
-def leased_endpoint(config: EndpointConfig, handle: ray.actor.ActorHandle) -> ModelEndpoint:
-    endpoints = _LEASED.setdefault(asyncio.get_running_loop(), {})
-    key = f"{config.ref.name}:{config.key}"
-    if key not in endpoints:
+def _shared_key(config: EndpointConfig) -> str:
+    return f"{config.ref.name}:{config.key}"
+
+
+def acquire_leased(config: EndpointConfig, handle: ray.actor.ActorHandle) -> ModelEndpoint:
+    shared = _SHARED.setdefault(asyncio.get_running_loop(), {})
+    key = _shared_key(config)
+    if key not in shared:
         admission = LeasedAdmission(ActorAuthority(handle, config.ref.name), config)
-        endpoints[key] = ModelEndpoint(config, admission=admission)
-    return endpoints[key]
+        shared[key] = _Shared(ModelEndpoint(config, admission=admission))
+    shared[key].users += 1
+    return shared[key].endpoint
+
+
+async def release_leased(config: EndpointConfig) -> None:
+    shared = _SHARED.get(asyncio.get_running_loop(), {})
+    entry = shared.get(_shared_key(config))
+    if entry is None:
+        return
+    entry.users -= 1
+    if entry.users == 0:
+        del shared[_shared_key(config)]
+        await entry.endpoint.aclose()
 
 
 class ActorEndpoint:
@@ -119,13 +144,16 @@ class ActorEndpoint:
         self.config = config
         self.handle = provider_actor(config)
         self._reachable = None if relay is None and _is_loopback(config.base_url) else not relay
+        self._endpoint: ModelEndpoint | None = None
 
     async def _leased(self) -> ModelEndpoint | None:
         """This process's leased endpoint, or None when calls must be relayed by the actor."""
         if self._reachable is None:
             with actor_errors(self.name):
                 self._reachable = await self.handle.node.remote() == ray.get_runtime_context().get_node_id()
-        return leased_endpoint(self.config, self.handle) if self._reachable else None
+        if self._reachable and self._endpoint is None:
+            self._endpoint = acquire_leased(self.config, self.handle)
+        return self._endpoint
 
     async def complete(self, request: ModelRequest) -> Completion:
         endpoint = await self._leased()
@@ -153,7 +181,28 @@ class ActorEndpoint:
             return await self.handle.stats.remote()
 
     async def aclose(self) -> None:
-        """Send this process's pending report; the leased endpoint stays for the other gateways."""
-        if self._reachable:
-            with contextlib.suppress(AegisError):
-                await self.stats()
+        """Let go of this process's leased endpoint (closed, its report handed in, with its last user)."""
+        if self._endpoint is not None:
+            self._endpoint = None
+            await release_leased(self.config)
+
+
+class ClusterModels:
+    """Gateways over the cluster's `ProviderActor`s for one piece of work (a CLI command, a plan
+    step, a factory drain), one per model chain; `async with` lets their endpoints go at the end."""
+
+    def __init__(self, configure: Callable[[str], EndpointConfig]) -> None:
+        self._endpoints = EndpointCache(lambda model: ActorEndpoint(configure(model)))
+        self._gateways: dict[tuple[str, ...], Gateway] = {}
+
+    def gateway(self, chain: Sequence[str]) -> Gateway:
+        key = tuple(chain)
+        if key not in self._gateways:
+            self._gateways[key] = Gateway(self._endpoints, key)
+        return self._gateways[key]
+
+    async def __aenter__(self) -> ClusterModels:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._endpoints.aclose()

@@ -158,11 +158,11 @@ def _finish(result: RunResult, as_json: bool) -> None:
 
 
 async def _single_answer(spec: RunSpec, chain: tuple[str, ...], configure: Callable[[str], Any]) -> RunResult:
-    from actors.registry import ActorEndpoint
-    from aegis_ray.providers import EndpointCache, Gateway
+    from actors.registry import ClusterModels
     from aegis_ray.runner import answer_task
 
-    return await answer_task(Gateway(EndpointCache(lambda m: ActorEndpoint(configure(m))), chain), spec)
+    async with ClusterModels(configure) as models:
+        return await answer_task(models.gateway(chain), spec)
 
 
 def _session_spec(settings: Settings, chain: tuple[str, ...], workspace: Path | None,
@@ -378,16 +378,17 @@ def worker(
     """Drain the factory queue from this process (any node): the jobs anyone enqueued."""
     import os
 
-    from actors.factory_worker import gateway_answer
-    from aegis_ray.factory import WorkerOptions, drain
+    from actors.factory_worker import drain_through_cluster
+    from aegis_ray.factory import WorkerOptions
     from aegis_ray.runner import endpoint_configurer
 
     settings = load_settings()
     with simulator(not settings.sim_url) as sim_url:
         join_cluster(settings)
-        answer = gateway_answer(endpoint_configurer(settings, sim_url))
+        configure = endpoint_configurer(settings, sim_url)
         options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
-        stats = _store_call(settings, lambda store: drain(store, answer, f"cli:{os.getpid()}", options))
+        stats = _store_call(settings, lambda store: drain_through_cluster(store, configure, f"cli:{os.getpid()}",
+                                                                          options))
     err.print(f"worker done: {stats.finished} finished, {stats.requeued} requeued, {stats.failed} failed, "
               f"{stats.fenced} lost to other workers, {stats.seconds:.1f} s")
 

@@ -3,8 +3,9 @@
 A job is a task (plus the model chain resolved when it was enqueued). Its id is derived from its
 content unless given, so enqueuing the same file again never redoes a finished job. `drain` runs on
 any number of workers at once (actors, or `aegis worker` processes on other nodes): each claims
-jobs in batches under a lease with a fencing token, renews the lease while a job runs, and records
-the result only while it still owns the job. A worker that dies leaves jobs whose leases expire;
+jobs in batches under a lease with a fencing token, keeps a few claimed jobs ready so that a slot
+that finishes starts the next one at once, renews the lease while a job runs, and records the
+result only while it still owns the job. A worker that dies leaves jobs whose leases expire;
 another worker reclaims them. Provider errors requeue a job until its attempts run out.
 """
 
@@ -14,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -70,6 +72,13 @@ class WorkerOptions(Frozen):
     lease_s: float = Field(default=30.0, gt=0)
     idle_poll_s: float = Field(default=0.2, gt=0)
     stop_when_empty: bool = True
+    prefetch: int | None = Field(default=None, ge=1, description=(
+        "Claimed jobs kept ready for the next free slot; refilled in one transaction when half are "
+        "gone. None: a quarter of `concurrency`."))
+
+    @property
+    def ready_jobs(self) -> int:
+        return self.prefetch or max(1, self.concurrency // 4)
 
 
 class DrainStats(Frozen):
@@ -79,22 +88,85 @@ class DrainStats(Frozen):
     requeued: int
     fenced: int
     seconds: float
+    claims: int = Field(description="Claim transactions: jobs are claimed in batches, not one by one.")
 
 
-async def _heartbeat(store: Store, job: Job, lease_s: float) -> None:
-    while True:
-        await asyncio.sleep(lease_s / 3)
-        await store.heartbeat(job, lease_s)
+class _Feed:
+    """Claimed jobs for the worker's slots: a slot that finishes takes the next one at once, and the
+    feed is refilled in one claim transaction when it runs half empty (not one claim per job). The
+    leases of every job held (ready or running) are renewed together by `renew_leases`."""
+
+    def __init__(self, store: Store, worker: str, options: WorkerOptions) -> None:
+        self._store, self._worker, self._options = store, worker, options
+        self._ready: deque[Job] = deque()
+        self.held: dict[str, Job] = {}  # claimed and not yet finished: ready or running
+        self.lost_ready = 0  # ready jobs whose lease another worker took before they ran
+        self._refill: asyncio.Future[None] | None = None
+        self._waiting = 0  # slots with nothing to run
+        self._done = False
+        self.claims = 0
+
+    async def next(self) -> Job | None:
+        """The next job to run, or None when the queue is drained (and `stop_when_empty`)."""
+        while not self._ready:
+            if self._done:
+                return None
+            self._waiting += 1
+            try:
+                await asyncio.shield(self._refilling())
+            finally:
+                self._waiting -= 1
+        job = self._ready.popleft()
+        if len(self._ready) < self._options.ready_jobs / 2:
+            self._refilling()  # in the background
+        return job
+
+    def done(self, job: Job) -> None:
+        self.held.pop(job.job_id, None)
+
+    async def renew_leases(self) -> None:
+        """Every third of a lease, renew all held jobs in one transaction; drop ready jobs lost."""
+        while True:
+            await asyncio.sleep(self._options.lease_s / 3)
+            lost = await self._store.renew_jobs(list(self.held.values()), self._options.lease_s)
+            for job in [j for j in self._ready if j.job_id in lost]:
+                self._ready.remove(job)
+                self.held.pop(job.job_id)
+                self.lost_ready += 1
+
+    def _refilling(self) -> asyncio.Future[None]:
+        """The claim in progress, or a new one; a background claim that failed raises here."""
+        if self._refill is not None and self._refill.done():
+            refill, self._refill = self._refill, None
+            if not refill.cancelled() and (error := refill.exception()) is not None:
+                raise error
+        if self._refill is None:
+            self._refill = asyncio.ensure_future(self._claim())
+        return self._refill
+
+    async def _claim(self) -> None:
+        want = self._options.ready_jobs + self._waiting - len(self._ready)
+        claimed = await self._store.claim_jobs(self._worker, self._options.lease_s, want)
+        self.claims += 1
+        self._ready.extend(claimed)
+        self.held.update((job.job_id, job) for job in claimed)
+        if claimed or self._ready:
+            return
+        if self._options.stop_when_empty:
+            queue = await self._store.queue_counts()
+            if queue["queued"] == 0 and queue["running"] == 0:
+                self._done = True
+                return
+        await asyncio.sleep(self._options.idle_poll_s)  # others' jobs are running; their leases may expire
 
 
 async def drain(store: Store, answer: Answer, worker: str, options: WorkerOptions) -> DrainStats:
-    """Work the queue with at most `concurrency` jobs in flight until it is empty (or forever)."""
+    """Work the queue with `concurrency` slots until it is empty (or forever)."""
     started = time.monotonic()
     counts = {"finished": 0, "failed": 0, "requeued": 0, "fenced": 0}
-    in_flight: set[asyncio.Task[None]] = set()
+    feed = _Feed(store, worker, options)
 
     async def process(job: Job) -> None:
-        beat = asyncio.create_task(_heartbeat(store, job, options.lease_s))
         try:
             spec = RunSpec.model_validate(job.payload["spec"])
             try:
@@ -108,23 +180,22 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
         except FencedOutError:
             counts["fenced"] += 1  # the lease was lost and another worker owns the job now
         finally:
-            beat.cancel()
+            feed.done(job)
 
-    while True:
-        room = options.concurrency - len(in_flight)
-        claimed = await store.claim_jobs(worker, options.lease_s, room) if room else []
-        for job in claimed:
-            task = asyncio.create_task(process(job))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-        if not claimed and not in_flight:
-            queue = await store.queue_counts()
-            if options.stop_when_empty and queue["queued"] == 0 and queue["running"] == 0:
-                break
-            await asyncio.sleep(options.idle_poll_s)  # others' jobs are running; their leases may expire
-        elif in_flight:
-            await asyncio.wait(in_flight, timeout=options.idle_poll_s, return_when=asyncio.FIRST_COMPLETED)
-    return DrainStats(worker=worker, seconds=time.monotonic() - started, **counts)
+    async def slot() -> None:
+        while (job := await feed.next()) is not None:
+            await process(job)
+
+    slots = asyncio.gather(*(slot() for _ in range(options.concurrency)))
+    renewals = asyncio.ensure_future(feed.renew_leases())
+    try:
+        await asyncio.wait((slots, renewals), return_when=asyncio.FIRST_COMPLETED)
+        (renewals if renewals.done() else slots).result()  # renewals end only by failing: raise it
+    finally:
+        slots.cancel()
+        renewals.cancel()
+    counts["fenced"] += feed.lost_ready
+    return DrainStats(worker=worker, seconds=time.monotonic() - started, claims=feed.claims, **counts)
 
 
 def job_payload(job: FactoryJob, chain: tuple[str, ...]) -> dict[str, object]:

@@ -23,6 +23,7 @@ process holds a `LeasedAdmission` and calls the model itself:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -30,6 +31,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aegis_ray.errors import AegisError
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.resilience import (
     AttemptOutcome,
@@ -39,6 +41,8 @@ from aegis_ray.providers.resilience import (
     attempt_outcome,
 )
 from aegis_ray.types import Usage
+
+logger = logging.getLogger(__name__)
 
 
 class CallReport(BaseModel):
@@ -90,6 +94,7 @@ class Admission(Protocol):
     def attempt(self) -> AbstractAsyncContextManager[None]: ...
     def record(self, report: CallReport) -> None: ...
     async def stats(self) -> EndpointStats: ...
+    async def aclose(self) -> None: ...
 
 
 class EndpointAuthority:
@@ -115,6 +120,9 @@ class EndpointAuthority:
     async def stats(self) -> EndpointStats:
         return EndpointStats(model=self.model, **self._totals.model_dump(), breaker=self.breaker.snapshot(),
                              rate_limit_wait_s=self.limiter.waited_s)
+
+    async def aclose(self) -> None:
+        """Nothing to hand back: the counters are here."""
 
     async def lease(self, request: LeaseRequest) -> Lease:
         self.record(request.report)
@@ -155,6 +163,7 @@ class LeasedAdmission:
     def __init__(self, authority: Authority, config: EndpointConfig,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._authority = authority
+        self._model = config.ref.name
         self._policy = config.lease
         self._clock = clock
         self._until = 0.0
@@ -260,3 +269,10 @@ class LeasedAdmission:
     async def stats(self) -> EndpointStats:
         await self.flush()
         return await self._authority.stats()
+
+    async def aclose(self) -> None:
+        """Hand in what is pending; an unreachable authority loses it (and says so in the log)."""
+        try:
+            await self.flush()
+        except AegisError as error:
+            logger.warning("lost the last call report for %s: %s", self._model, error)

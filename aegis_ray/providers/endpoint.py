@@ -103,4 +103,5 @@ class ModelEndpoint:
         return await self.admission.stats()
 
     async def aclose(self) -> None:
+        await self.admission.aclose()
         await self._adapter.aclose()

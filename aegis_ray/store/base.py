@@ -274,9 +274,16 @@ class Store(ABC):
                                      f"this worker {job.token})")
             await tx.execute(sql, (*params, job.job_id))
 
-    async def heartbeat(self, job: Job, lease_s: float) -> None:
-        await self._fenced_job_update(job, "UPDATE jobs SET lease_until = ? WHERE job_id = ?",
-                                      (time.time() + lease_s,))
+    async def renew_jobs(self, jobs: Sequence[Job], lease_s: float) -> set[str]:
+        """Extend the leases of jobs this worker holds, in one transaction; returns the ids of those
+        it no longer owns (taken over by another worker)."""
+        until, lost = time.time() + lease_s, set()
+        async with self.transaction() as tx:
+            for job in jobs:
+                if not await tx.execute("UPDATE jobs SET lease_until = ? WHERE job_id = ? AND token = ? "
+                                        "AND status = 'running'", (until, job.job_id, job.token)):
+                    lost.add(job.job_id)
+        return lost
 
     async def finish_job(self, job: Job, result: dict[str, Any]) -> None:
         await self._fenced_job_update(job, "UPDATE jobs SET status = 'done', result = ?, error = NULL, updated = ? "

@@ -142,6 +142,19 @@ async def test_an_expired_lease_is_reclaimed_and_the_old_worker_fenced(make_stor
     assert (await store.jobs("done"))[0].result == {"answer": "fresh"}
 
 
+async def test_renewed_leases_hold_and_lost_ones_are_reported(make_store) -> None:
+    store = await make_store()
+    await store.enqueue([("job-1", {}), ("job-2", {})])
+    first, second = await store.claim_jobs("worker-a", lease_s=0.2, limit=2)
+    await asyncio.sleep(0.1)
+    assert await store.renew_jobs([first, second], lease_s=0.2) == set()
+    await asyncio.sleep(0.15)  # past the first lease, within the renewed one
+    assert await store.claim_job("worker-b", lease_s=30) is None
+    await asyncio.sleep(0.1)
+    taken = await store.claim_job("worker-b", lease_s=30)  # now both have expired: b takes one
+    assert await store.renew_jobs([first, second], lease_s=30) == {taken.job_id}
+
+
 async def test_failed_jobs_are_retried_then_marked_failed(make_store) -> None:
     store = await make_store()
     await store.enqueue([("job-1", {})], max_attempts=2)

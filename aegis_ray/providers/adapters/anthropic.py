@@ -55,7 +55,7 @@ class AnthropicAdapter:
         self._ref = config.ref
         self._client = anthropic.AsyncAnthropic(
             api_key=config.api_key.get_secret_value(), base_url=config.base_url, max_retries=0,
-            timeout=config.timeout_s,
+            timeout=config.timeout_s, http_client=anthropic.DefaultAioHttpClient(timeout=config.timeout_s),
         )
         self._classify = stainless_classifier(anthropic, config.ref.name)
 

@@ -36,7 +36,7 @@ class OpenAIResponsesAdapter:
         self._ref = config.ref
         self._client = openai.AsyncOpenAI(
             api_key=config.api_key.get_secret_value(), base_url=config.base_url, max_retries=0,
-            timeout=config.timeout_s,
+            timeout=config.timeout_s, http_client=openai.DefaultAioHttpClient(timeout=config.timeout_s),
         )
         self._classify = stainless_classifier(openai, config.ref.name)
 

@@ -1,0 +1,81 @@
+"""`drain` over a real SQLite store with a stand-in answer: batched claims, exactly-once results,
+requeues, and leases renewed for jobs that waited in the feed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from aegis_ray.errors import ProviderServerError
+from aegis_ray.factory import Answer as AnswerFn
+from aegis_ray.factory import FactoryJob, WorkerOptions, drain, job_payload
+from aegis_ray.store import Store, open_store
+from aegis_ray.types import Answer, RunResult, RunSpec, RunStatus, Usage, new_id
+
+pytestmark = pytest.mark.unit
+
+
+async def queued_store(tmp_path: Path, jobs: int) -> Store:
+    store = await open_store(None, tmp_path)
+    await store.enqueue([(j.job_id, job_payload(j, ("sim:sim-honest",)))
+                         for j in (FactoryJob(task=f"task {i}") for i in range(jobs))])
+    return store
+
+
+def answering(delay_s: float, answered: Counter[str], fail_first: str | None = None) -> AnswerFn:
+    async def answer(spec: RunSpec) -> RunResult:
+        answered[spec.task] += 1
+        await asyncio.sleep(delay_s)
+        if spec.task == fail_first and answered[spec.task] == 1:
+            raise ProviderServerError("503", model="sim:sim-honest", status=503)
+        return RunResult(run_id=new_id("run"), task=spec.task, status=RunStatus.SUCCEEDED,
+                         answer=Answer(text=f"done: {spec.task}"), model="sim:sim-honest", simulated=True,
+                         usage=Usage(), cost_usd=0.0, latency_s=delay_s)
+    return answer
+
+
+async def test_every_job_is_answered_once_with_claims_in_batches(tmp_path: Path) -> None:
+    store = await queued_store(tmp_path, 200)
+    answered: Counter[str] = Counter()
+    stats = await drain(store, answering(0.01, answered), "w1", WorkerOptions(concurrency=16))
+    assert (stats.finished, stats.failed, stats.fenced) == (200, 0, 0)
+    assert len(answered) == 200 and set(answered.values()) == {1}
+    assert stats.claims <= 200 / 2, f"{stats.claims} claim transactions for 200 jobs"
+    assert (await store.queue_counts())["done"] == 200
+    await store.close()
+
+
+async def test_a_failed_job_is_requeued_and_finished_later(tmp_path: Path) -> None:
+    store = await queued_store(tmp_path, 20)
+    answered: Counter[str] = Counter()
+    stats = await drain(store, answering(0.0, answered, fail_first="task 3"), "w1", WorkerOptions(concurrency=4))
+    assert (stats.finished, stats.requeued, stats.failed) == (20, 1, 0)
+    assert answered["task 3"] == 2
+    await store.close()
+
+
+async def test_jobs_waiting_in_the_feed_keep_their_leases(tmp_path: Path) -> None:
+    # One slot, four jobs kept ready, a lease shorter than the wait: without the renewal the
+    # worker's own next claim would take the expired jobs again and its first copies be fenced out.
+    store = await queued_store(tmp_path, 8)
+    answered: Counter[str] = Counter()
+    options = WorkerOptions(concurrency=1, prefetch=4, lease_s=0.3)
+    stats = await drain(store, answering(0.12, answered), "w1", options)
+    assert (stats.finished, stats.fenced) == (8, 0)
+    assert set(answered.values()) == {1}
+    await store.close()
+
+
+async def test_two_workers_share_the_queue_without_doing_a_job_twice(tmp_path: Path) -> None:
+    store = await queued_store(tmp_path, 120)
+    other = await open_store(None, tmp_path)  # a second connection, as a second process would have
+    answered: Counter[str] = Counter()
+    first, second = await asyncio.gather(drain(store, answering(0.005, answered), "w1", WorkerOptions(concurrency=8)),
+                                         drain(other, answering(0.005, answered), "w2", WorkerOptions(concurrency=8)))
+    assert first.finished + second.finished == 120 and first.finished > 0 and second.finished > 0
+    assert set(answered.values()) == {1}
+    await store.close()
+    await other.close()
