@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
 
 from aegis_ray.errors import AegisError, BadInputError, ProviderError
 from aegis_ray.plan import Orchestration
@@ -54,14 +56,44 @@ def configure(service: AegisService, keys: dict[str, str]) -> None:
     Runtime.service, Runtime.keys = service, keys
 
 
-def service() -> AegisService:
+# Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, two thread hops
+# on every request for nothing that blocks.
+async def service() -> AegisService:
     if Runtime.service is None:
         raise HTTPException(503, "the service is starting")
     return Runtime.service
 
 
-def authorised(request: Request) -> str | None:
+async def authorised(request: Request) -> str | None:
     return tenant_for(request, Runtime.keys)
+
+
+class BodyLimit:
+    """413 for a body over `max_bytes`, declared (content-length) or streamed (chunked). Pure ASGI:
+    `@app.middleware("http")` would run every request through an extra task group and streams."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> ASGIMessage:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited, send)
 
 
 Svc = Annotated[AegisService, Depends(service)]
@@ -231,12 +263,7 @@ class ChatReply:
 def create_app() -> FastAPI:
     app = FastAPI(title="Aegis", version="0.1.0", description="A verifying agent harness on Ray.")
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(AegisError)
     async def aegis_error(_: Request, error: AegisError) -> JSONResponse:

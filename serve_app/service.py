@@ -195,13 +195,18 @@ class AegisService:
             ("sandbox_latency", "sandbox cold start added, ms", lambda r: round(r["added_ms"], 1)),
             ("factory_throughput", "factory jobs/s as a share of ideal, by concurrency",
              lambda r: {f"C={row['concurrency']}": round(row["factory_vs_ideal"], 2) for row in r["rows"]}),
-            ("serve_throughput", "/api/run req/s vs a bare Serve deployment", lambda r: round(r["ratio"], 2)),
+            ("serve_throughput", "/api/run req/s vs a bare Serve deployment, by replicas",
+             lambda r: {f"replicas={row['replicas']}": round(row["ratio"], 2) for row in r["rows"]}),
         ]:
             path = RESULTS / f"{name}.json"
-            if path.exists():
+            try:
                 value = pick(json.loads(path.read_text()))
-                items.append(ScoreItem(property=label, value=value, source=f"benchmarks/{name}.py"))
-            else:
+            except FileNotFoundError:
                 source = f"not measured yet: run benchmarks/{name}.py"
                 items.append(ScoreItem(property=label, value=None, source=source))
+            except (OSError, ValueError, KeyError, TypeError) as exc:  # an older or damaged results file
+                source = f"unreadable results ({type(exc).__name__}): run benchmarks/{name}.py again"
+                items.append(ScoreItem(property=label, value=None, source=source))
+            else:
+                items.append(ScoreItem(property=label, value=value, source=f"benchmarks/{name}.py"))
         return Frontier(items=items)

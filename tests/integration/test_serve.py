@@ -118,6 +118,8 @@ def test_bad_input_is_a_4xx_naming_the_field(service: tuple[str, Settings]) -> N
         assert blank.status_code == 422, (path, body, blank.text)
     huge = httpx.post(f"{url}/api/run", headers=auth(), content=b"x" * (2 << 20))
     assert huge.status_code == 413
+    chunked = httpx.post(f"{url}/api/run", headers=auth(), content=iter([b"x" * (1 << 19)] * 4))  # no length
+    assert chunked.status_code == 413, chunked.text
     assert httpx.get(f"{url}/api/runs/no-such-run", headers=auth()).status_code == 404
 
 
