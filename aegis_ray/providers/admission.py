@@ -39,6 +39,7 @@ from aegis_ray.providers.resilience import (
     CircuitBreaker,
     RateLimiter,
     attempt_outcome,
+    settling,
 )
 from aegis_ray.types import Usage
 
@@ -222,16 +223,13 @@ class LeasedAdmission:
                 raise
             return
         is_trial = await self._authority.claim(self._drain())
-        outcome: AttemptOutcome = "other"
-        try:
-            yield
-            outcome = "ok"
-        except BaseException as error:
-            outcome = attempt_outcome(error)
-            raise
-        finally:
+
+        async def settle(outcome: AttemptOutcome) -> None:
             # Shielded: a caller cancelled mid-trial must still hand the trial back.
             await asyncio.shield(self._authority.settle(is_trial, outcome, self._drain()))
+
+        async with settling(settle):
+            yield
 
     def _drain(self) -> CallReport:
         report, self._pending = self._pending, CallReport()

@@ -12,7 +12,7 @@ Rate limits use aiolimiter; retries use tenacity.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Literal
 
@@ -55,6 +55,20 @@ def attempt_outcome(error: BaseException | None) -> AttemptOutcome:
     if error is None:
         return "ok"
     return "unhealthy" if isinstance(error, _UNHEALTHY) else "other"
+
+
+@asynccontextmanager
+async def settling(settle: Callable[[AttemptOutcome], Awaitable[None]]) -> AsyncIterator[None]:
+    """Run one attempt and hand its outcome to `settle` whatever happens (a cancel is "other")."""
+    outcome: AttemptOutcome = "other"
+    try:
+        yield
+        outcome = "ok"
+    except BaseException as error:
+        outcome = attempt_outcome(error)
+        raise
+    finally:
+        await settle(outcome)
 
 
 class CircuitBreaker:
@@ -125,15 +139,12 @@ class CircuitBreaker:
     @asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         is_trial = self.claim()
-        outcome: AttemptOutcome = "other"
-        try:
-            yield
-            outcome = "ok"
-        except BaseException as error:
-            outcome = attempt_outcome(error)
-            raise
-        finally:
+
+        async def settle(outcome: AttemptOutcome) -> None:
             self.settle(is_trial, outcome)
+
+        async with settling(settle):
+            yield
 
     def snapshot(self) -> BreakerSnapshot:
         return BreakerSnapshot(state=self.state, consecutive_failures=self._failures,
