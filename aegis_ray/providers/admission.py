@@ -191,13 +191,11 @@ class LeasedAdmission:
 
     async def admit(self, tokens: int) -> None:
         while not self._take(tokens):
-            if self._renewal is None:
+            # Judged by done(), not cleared by a done-callback: a caller arriving before that callback
+            # ran would await a finished future, which never yields, and spin for ever.
+            if self._renewal is None or self._renewal.done():
                 self._renewal = asyncio.ensure_future(self._renew(tokens))
-                self._renewal.add_done_callback(self._renewed)
             await asyncio.shield(self._renewal)
-
-    def _renewed(self, renewal: asyncio.Future[None]) -> None:
-        self._renewal = None
 
     async def _renew(self, tokens: int) -> None:
         asked = self._clock()
