@@ -15,6 +15,7 @@ import ray
 from actors.registry import ClusterModels
 from aegis_ray.factory import DrainStats, WorkerOptions, drain
 from aegis_ray.providers import EndpointConfig
+from aegis_ray.providers.adapters import preload
 from aegis_ray.runner import answer_task
 from aegis_ray.store import Store, open_store
 from aegis_ray.types import RunResult, RunSpec
@@ -34,6 +35,7 @@ async def drain_through_cluster(store: Store, configure: Callable[[str], Endpoin
 class FactoryWorker:
     def __init__(self, endpoints: dict[str, EndpointConfig], database_url: str | None, home: str) -> None:
         self._endpoints = endpoints
+        preload(endpoints.values())
         self._database_url = database_url
         self._home = Path(home)
 

@@ -4,9 +4,10 @@ A job is a task (plus the model chain resolved when it was enqueued). Its id is 
 content unless given, so enqueuing the same file again never redoes a finished job. `drain` runs on
 any number of workers at once (actors, or `aegis worker` processes on other nodes): each claims
 jobs in batches under a lease with a fencing token, keeps a few claimed jobs ready so that a slot
-that finishes starts the next one at once, renews the lease while a job runs, and records the
-result only while it still owns the job. A worker that dies leaves jobs whose leases expire;
-another worker reclaims them. Provider errors requeue a job until its attempts run out.
+that finishes starts the next one at once, renews the leases while jobs run, and commits results
+in batches behind the slots, each only while it still owns the job. A worker that dies leaves jobs
+whose leases expire; another worker reclaims them. Provider errors requeue a job until its
+attempts run out.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from aegis_ray.errors import AegisError, BadInputError
-from aegis_ray.store import FencedOutError, Job, Store
+from aegis_ray.store import Job, JobOutcome, Store
 from aegis_ray.types import Frozen, RunResult, RunSpec, TaskText
 
 Answer = Callable[[RunSpec], Awaitable[RunResult]]
+_FIRST_IDLE_WAIT_S = 0.01  # the first wait of a worker that finds nothing to claim; doubled up to idle_poll_s
 
 
 class FactoryJob(Frozen):
@@ -75,6 +77,9 @@ class WorkerOptions(Frozen):
     prefetch: int | None = Field(default=None, ge=1, description=(
         "Claimed jobs kept ready for the next free slot; refilled in one transaction when half are "
         "gone. None: a quarter of `concurrency`."))
+    record_s: float = Field(default=0.02, gt=0, le=5, description=(
+        "Results are committed together, one transaction at most this long after the first of them "
+        "is ready, behind the slots (a slot never waits for its result's commit)."))
 
     @property
     def ready_jobs(self) -> int:
@@ -89,6 +94,7 @@ class DrainStats(Frozen):
     fenced: int
     seconds: float
     claims: int = Field(description="Claim transactions: jobs are claimed in batches, not one by one.")
+    records: int = Field(description="Result transactions: results are committed in batches too.")
 
 
 class _Feed:
@@ -102,6 +108,9 @@ class _Feed:
         self.held: dict[str, Job] = {}  # claimed and not yet finished: ready or running
         self.lost_ready = 0  # ready jobs whose lease another worker took before they ran
         self._refill: asyncio.Future[None] | None = None
+        self._released = asyncio.Event()  # a held job was finished (its outcome committed)
+        self._first_idle_wait = min(_FIRST_IDLE_WAIT_S, options.idle_poll_s)
+        self._idle_wait = self._first_idle_wait
         self._waiting = 0  # slots with nothing to run
         self._done = False
         self.claims = 0
@@ -123,6 +132,7 @@ class _Feed:
 
     def done(self, job: Job) -> None:
         self.held.pop(job.job_id, None)
+        self._released.set()
 
     async def renew_leases(self) -> None:
         """Every third of a lease, renew all held jobs in one transaction; drop ready jobs lost."""
@@ -151,51 +161,109 @@ class _Feed:
         self._ready.extend(claimed)
         self.held.update((job.job_id, job) for job in claimed)
         if claimed or self._ready:
+            self._idle_wait = self._first_idle_wait
             return
         if self._options.stop_when_empty:
             queue = await self._store.queue_counts()
             if queue["queued"] == 0 and queue["running"] == 0:
                 self._done = True
                 return
-        await asyncio.sleep(self._options.idle_poll_s)  # others' jobs are running; their leases may expire
+        # Jobs are running: ours (until their outcomes are committed) or others' (which may finish,
+        # fail and be requeued, or lose their leases). Look again when one of ours is released, or
+        # after a wait that starts short and doubles up to `idle_poll_s`: a drain that is ending
+        # notices other workers' last jobs soon after they finish, and an idle worker polls rarely.
+        # A release of ours starts the waits short again.
+        self._released.clear()
+        try:
+            await asyncio.wait_for(self._released.wait(), self._idle_wait)
+            self._idle_wait = self._first_idle_wait
+        except TimeoutError:
+            self._idle_wait = min(2 * self._idle_wait, self._options.idle_poll_s)
+
+
+_COUNTED = {"done": "finished", "queued": "requeued", "failed": "failed", None: "fenced"}
+
+
+class _Recorder:
+    """Outcomes committed behind the slots. A slot hands its job's outcome here and takes its next
+    job at once; pending outcomes are committed together, one transaction every `record_s` (not one
+    per job on a slot's time). A job is finished only once committed: until then it stays held and
+    its lease renewed, so a worker that dies first leaves it to be redone, as if it had died during
+    the call. A slot waits only when a whole round of outcomes is pending (the store is behind)."""
+
+    def __init__(self, store: Store, feed: _Feed, options: WorkerOptions) -> None:
+        self._store, self._feed, self._options = store, feed, options
+        self._pending: list[JobOutcome] = []
+        self._wake = asyncio.Event()
+        self._room = asyncio.Condition()
+        self._closing = False
+        self.counts = dict.fromkeys(_COUNTED.values(), 0)
+        self.records = 0
+
+    async def put(self, outcome: JobOutcome) -> None:
+        if len(self._pending) >= self._options.concurrency:
+            async with self._room:
+                await self._room.wait_for(lambda: len(self._pending) < self._options.concurrency)
+        self._pending.append(outcome)
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Commit what is pending, every `record_s`, until closed with nothing left."""
+        while not (self._closing and not self._pending):
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._closing:
+                await asyncio.sleep(self._options.record_s)
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            statuses = await self._store.record_jobs(batch)
+            self.records += 1
+            for outcome, status in zip(batch, statuses, strict=True):
+                self.counts[_COUNTED[status]] += 1
+                self._feed.done(outcome.job)
+            async with self._room:
+                self._room.notify_all()
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake.set()
 
 
 async def drain(store: Store, answer: Answer, worker: str, options: WorkerOptions) -> DrainStats:
     """Work the queue with `concurrency` slots until it is empty (or forever)."""
     started = time.monotonic()
-    counts = {"finished": 0, "failed": 0, "requeued": 0, "fenced": 0}
     feed = _Feed(store, worker, options)
+    recorder = _Recorder(store, feed, options)
 
-    async def process(job: Job) -> None:
+    async def attempt(job: Job) -> JobOutcome:
+        spec = RunSpec.model_validate(job.payload["spec"])
         try:
-            spec = RunSpec.model_validate(job.payload["spec"])
-            try:
-                result = await answer(spec)
-            except AegisError as error:
-                status = await store.fail_job(job, f"{type(error).__name__}: {error}")
-                counts["requeued" if status == "queued" else "failed"] += 1
-                return
-            await store.finish_job(job, {"result": result.model_dump(mode="json")})
-            counts["finished"] += 1
-        except FencedOutError:
-            counts["fenced"] += 1  # the lease was lost and another worker owns the job now
-        finally:
-            feed.done(job)
+            result = await answer(spec)
+        except AegisError as error:
+            return JobOutcome(job=job, error=f"{type(error).__name__}: {error}")
+        return JobOutcome(job=job, result={"result": result.model_dump(mode="json")})
 
     async def slot() -> None:
         while (job := await feed.next()) is not None:
-            await process(job)
+            await recorder.put(await attempt(job))
 
     slots = asyncio.gather(*(slot() for _ in range(options.concurrency)))
     renewals = asyncio.ensure_future(feed.renew_leases())
+    recording = asyncio.ensure_future(recorder.run())
     try:
-        await asyncio.wait((slots, renewals), return_when=asyncio.FIRST_COMPLETED)
-        (renewals if renewals.done() else slots).result()  # renewals end only by failing: raise it
+        await asyncio.wait((slots, renewals, recording), return_when=asyncio.FIRST_COMPLETED)
+        for task in (slots, renewals, recording):
+            if task.done():
+                task.result()  # renewals and recording end early only by failing: raise it
+        recorder.close()
+        await recording
     finally:
-        slots.cancel()
-        renewals.cancel()
-    counts["fenced"] += feed.lost_ready
-    return DrainStats(worker=worker, seconds=time.monotonic() - started, claims=feed.claims, **counts)
+        for task in (slots, renewals, recording):
+            task.cancel()
+    counts = recorder.counts | {"fenced": recorder.counts["fenced"] + feed.lost_ready}
+    return DrainStats(worker=worker, seconds=time.monotonic() - started, claims=feed.claims,
+                      records=recorder.records, **counts)
 
 
 def job_payload(job: FactoryJob, chain: tuple[str, ...]) -> dict[str, object]:

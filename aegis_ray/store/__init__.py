@@ -9,6 +9,7 @@ from aegis_ray.store.base import (
     EffectWriter,
     FencedOutError,
     Job,
+    JobOutcome,
     RunRecord,
     Store,
 )
@@ -33,4 +34,5 @@ async def open_store(database_url: str | None, home: Path) -> Store:
     return store
 
 
-__all__ = ["EffectOutcomeUnknownError", "EffectWriter", "FencedOutError", "Job", "RunRecord", "Store", "open_store"]
+__all__ = ["EffectOutcomeUnknownError", "EffectWriter", "FencedOutError", "Job", "JobOutcome", "RunRecord", "Store",
+           "open_store"]

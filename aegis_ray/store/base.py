@@ -69,6 +69,14 @@ class Job(Record):
     error: str | None = None
 
 
+class JobOutcome(Record):
+    """What one attempt at a job came to: its result, or the error that ended it."""
+
+    job: Job
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
 class EffectWriter:
     """Handed to a transactional effect: what it writes commits with its idempotency record."""
 
@@ -266,14 +274,6 @@ class Store(ABC):
                                                       "attempts": job.attempts + 1}))
         return claimed
 
-    async def _fenced_job_update(self, job: Job, sql: str, params: Sequence[Any]) -> None:
-        async with self.transaction() as tx:
-            row = await tx.one("SELECT token, status FROM jobs WHERE job_id = ?" + self.lock_suffix, (job.job_id,))
-            if row is None or row[0] != job.token or row[1] != "running":
-                raise FencedOutError(f"job {job.job_id} was taken over (token {row[0] if row else None}, "
-                                     f"this worker {job.token})")
-            await tx.execute(sql, (*params, job.job_id))
-
     async def renew_jobs(self, jobs: Sequence[Job], lease_s: float) -> set[str]:
         """Extend the leases of jobs this worker holds, in one transaction; returns the ids of those
         it no longer owns (taken over by another worker)."""
@@ -285,16 +285,27 @@ class Store(ABC):
                     lost.add(job.job_id)
         return lost
 
-    async def finish_job(self, job: Job, result: dict[str, Any]) -> None:
-        await self._fenced_job_update(job, "UPDATE jobs SET status = 'done', result = ?, error = NULL, updated = ? "
-                                      "WHERE job_id = ?", (json.dumps(result), time.time()))
+    async def record_jobs(self, outcomes: Sequence[JobOutcome]) -> list[JobStatus | None]:
+        """Record what workers' attempts came to, in one transaction; returns each job's new status.
 
-    async def fail_job(self, job: Job, error: str) -> JobStatus:
-        """Requeue while attempts remain, else mark failed; returns the new status."""
-        status: JobStatus = "queued" if job.attempts < job.max_attempts else "failed"
-        await self._fenced_job_update(job, "UPDATE jobs SET status = ?, error = ?, lease_until = 0, updated = ? "
-                                      "WHERE job_id = ?", (status, error[:2000], time.time()))
-        return status
+        A result makes its job `done`; an error requeues it while attempts remain, else fails it.
+        Each is fenced on its own token: a job another worker took over is left as it is (None),
+        without holding back the others."""
+        now, statuses = time.time(), []
+        async with self.transaction() as tx:
+            for outcome in outcomes:
+                job = outcome.job
+                status: JobStatus
+                if outcome.error is None:
+                    status = "done"
+                    sql, params = "status = 'done', result = ?, error = NULL", (json.dumps(outcome.result),)
+                else:
+                    status = "queued" if job.attempts < job.max_attempts else "failed"
+                    sql, params = "status = ?, error = ?, lease_until = 0", (status, outcome.error[:2000])
+                changed = await tx.execute(f"UPDATE jobs SET {sql}, updated = ? WHERE job_id = ? AND token = ? "
+                                           "AND status = 'running'", (*params, now, job.job_id, job.token))
+                statuses.append(status if changed else None)
+        return statuses
 
     async def jobs(self, status: JobStatus | None = None, limit: int = 1000) -> list[Job]:
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aegis_ray.store import EffectWriter, FencedOutError, Store, open_store
+from aegis_ray.store import EffectWriter, FencedOutError, JobOutcome, Store, open_store
 from aegis_ray.store.schema import SCHEMA_VERSION
 from aegis_ray.types import RunSpec, RunState, RunStatus, Step
 from tests.helpers import postgres_schema
@@ -131,15 +131,18 @@ async def test_queue_dedupes_and_concurrent_workers_get_distinct_jobs(make_store
 
 async def test_an_expired_lease_is_reclaimed_and_the_old_worker_fenced(make_store) -> None:
     store = await make_store()
-    await store.enqueue([("job-1", {})])
+    await store.enqueue([("job-1", {}), ("job-2", {})])
     old = await store.claim_job("worker-a", lease_s=0.05)
+    other = await store.claim_job("worker-a", lease_s=30)
     await asyncio.sleep(0.1)
     new = await store.claim_job("worker-b", lease_s=30)
     assert new.job_id == old.job_id and new.token == old.token + 1 and new.attempts == 2
-    with pytest.raises(FencedOutError):
-        await store.finish_job(old, {"answer": "stale"})
-    await store.finish_job(new, {"answer": "fresh"})
-    assert (await store.jobs("done"))[0].result == {"answer": "fresh"}
+    # In one batch, the stale result is refused without holding back the job still owned.
+    assert await store.record_jobs([JobOutcome(job=old, result={"answer": "stale"}),
+                                    JobOutcome(job=other, result={"answer": "other"})]) == [None, "done"]
+    assert await store.record_jobs([JobOutcome(job=new, result={"answer": "fresh"})]) == ["done"]
+    assert {j.job_id: j.result for j in await store.jobs("done")} == {"job-1": {"answer": "fresh"},
+                                                                     "job-2": {"answer": "other"}}
 
 
 async def test_renewed_leases_hold_and_lost_ones_are_reported(make_store) -> None:
@@ -158,8 +161,8 @@ async def test_renewed_leases_hold_and_lost_ones_are_reported(make_store) -> Non
 async def test_failed_jobs_are_retried_then_marked_failed(make_store) -> None:
     store = await make_store()
     await store.enqueue([("job-1", {})], max_attempts=2)
-    assert await store.fail_job(await store.claim_job("w", 30), "boom") == "queued"
-    assert await store.fail_job(await store.claim_job("w", 30), "boom again") == "failed"
+    assert await store.record_jobs([JobOutcome(job=await store.claim_job("w", 30), error="boom")]) == ["queued"]
+    assert await store.record_jobs([JobOutcome(job=await store.claim_job("w", 30), error="boom again")]) == ["failed"]
     assert await store.claim_job("w", 30) is None
     assert (await store.jobs("failed"))[0].error == "boom again"
 

@@ -79,3 +79,40 @@ async def test_two_workers_share_the_queue_without_doing_a_job_twice(tmp_path: P
     assert set(answered.values()) == {1}
     await store.close()
     await other.close()
+
+
+async def test_results_are_committed_in_batches_and_the_drain_ends_without_waiting_out_a_poll(tmp_path: Path) -> None:
+    # The last jobs' own commits release the worker: it must not sleep out `idle_poll_s` while only
+    # its own jobs are still running.
+    store = await queued_store(tmp_path, 64)
+    answered: Counter[str] = Counter()
+    options = WorkerOptions(concurrency=32, idle_poll_s=30, record_s=0.05)
+    stats = await asyncio.wait_for(drain(store, answering(0.01, answered), "w1", options), timeout=15)
+    assert stats.finished == 64 and set(answered.values()) == {1}
+    assert stats.records <= 64 / 4, f"{stats.records} result transactions for 64 jobs"
+    assert (await store.queue_counts())["done"] == 64
+    await store.close()
+
+
+async def test_a_worker_stopped_before_its_results_commit_leaves_them_to_be_redone(tmp_path: Path) -> None:
+    store = await queued_store(tmp_path, 10)
+    answered: Counter[str] = Counter()
+    all_answered = asyncio.Event()
+    inner = answering(0.0, answered)
+
+    async def answer(spec: RunSpec) -> RunResult:
+        result = await inner(spec)
+        if sum(answered.values()) == 10:
+            all_answered.set()
+        return result
+
+    # A commit window longer than the answers: cancelled then, the worker has answers but no commits.
+    first = asyncio.ensure_future(drain(store, answer, "w1", WorkerOptions(concurrency=10, record_s=5, lease_s=0.3)))
+    await asyncio.wait_for(all_answered.wait(), timeout=10)
+    first.cancel()
+    assert (await store.queue_counts())["done"] == 0
+    await asyncio.sleep(0.35)  # its leases expire
+    again = await drain(store, answering(0.0, answered), "w2", WorkerOptions(concurrency=4))
+    assert again.finished == 10 and set(answered.values()) == {2}
+    assert (await store.queue_counts())["done"] == 10
+    await store.close()
