@@ -144,13 +144,19 @@ class ActorEndpoint:
         self.config = config
         self.handle = provider_actor(config)
         self._reachable = None if relay is None and _is_loopback(config.base_url) else not relay
+        self._locating: asyncio.Future[None] | None = None
         self._endpoint: ModelEndpoint | None = None
+
+    async def _locate(self) -> None:
+        with actor_errors(self.name):
+            self._reachable = await self.handle.node.remote() == ray.get_runtime_context().get_node_id()
 
     async def _leased(self) -> ModelEndpoint | None:
         """This process's leased endpoint, or None when calls must be relayed by the actor."""
-        if self._reachable is None:
-            with actor_errors(self.name):
-                self._reachable = await self.handle.node.remote() == ray.get_runtime_context().get_node_id()
+        if self._reachable is None:  # one question to the actor, however many calls start at once
+            if self._locating is None or self._locating.done():
+                self._locating = asyncio.ensure_future(self._locate())
+            await asyncio.shield(self._locating)
         if self._reachable and self._endpoint is None:
             self._endpoint = acquire_leased(self.config, self.handle)
         return self._endpoint
