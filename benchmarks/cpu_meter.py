@@ -13,8 +13,7 @@ import os
 import psutil
 
 ROLES = (  # (substring of the command line, role); first match wins
-    ("ServeReplica:bare", "bare replica"),
-    ("ServeReplica", "aegis replica"),
+    ("ServeReplica", "serve replica"),
     ("ProxyActor", "serve proxy"),
     ("FactoryWorker", "factory workers"),
     ("ProviderActor", "provider actors"),
