@@ -9,8 +9,9 @@
     stop      accepted; or abstained / failed / stuck / budget_exceeded with the reason
 
 Every state appends a `Step` to the run's log and hands it, with the whole `RunState`, to
-`on_step` (live events, durable checkpoints). A run resumes from any committed `RunState`; tool
-calls carry the effect key `run/turn/call`, so a re-executed step never repeats a side effect.
+`on_step` (live events, durable checkpoints), with what the tools hold (`ToolBox.checkpoint`: the
+quarantine's variables). A run resumes from any committed `RunState`; tool calls carry the effect
+key `run/turn/call`, so a re-executed step never repeats a side effect.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class AgentLoop:
     async def run(self, spec: RunSpec, state: RunState | None = None) -> RunState:
         """Run `spec` to a terminal state (or continue `state` from where it stopped)."""
         state = state or RunState(spec=spec)
+        self.tools.restore(state.tools)
         state.status = RunStatus.RUNNING
         clock_origin = time.monotonic() - state.elapsed_s
         current = LoopState(state.state)
@@ -102,6 +104,7 @@ class AgentLoop:
         """Append what state `ran` did to the step log, and tell the listener."""
         step = Step(index=len(state.steps), state=ran.value, detail=detail, **extra)  # type: ignore[arg-type]
         state.steps.append(step)
+        state.tools = self.tools.checkpoint()
         if self.on_step is not None:
             await self.on_step(step, state)
 

@@ -11,7 +11,9 @@ typed values into variables and can never call a tool.
   labels, and the capability policy decides; secrets are scrubbed from what leaves;
 - tools whose description the injection detector flags are refused at mount (fail closed);
 - `render` puts variable values into the final answer for the user, minus auto-loading images to
-  hosts off the egress allowlist.
+  hosts off the egress allowlist;
+- the variables are checkpointed with the run after every step (`checkpoint`/`restore`), so a run
+  that resumes after a crash still has what its committed steps refer to.
 """
 
 from __future__ import annotations
@@ -82,6 +84,15 @@ class QuarantinedTools:
         name = self._store(attachment.content, untrusted(f"attachment:{attachment.name}"))
         return (f"Attachment {attachment.name} ({len(attachment.content)} characters) is stored in {name}: untrusted "
                 f"content you cannot read; use extract on {name}, or pass {name} to a tool.")
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {"variables": {name: held.model_dump(mode="json") for name, held in self.variables.items()}}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """A resumed run gets back the variables its committed steps refer to (and numbering goes on
+        after them)."""
+        self.variables = {name: Labelled[str].model_validate(held)
+                          for name, held in saved.get("variables", {}).items()}
 
     def _store(self, value: str, label: Label) -> str:
         name = f"$v{len(self.variables) + 1}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,6 +31,15 @@ class ToolBox(Protocol):
 
     def admit(self, attachment: Attachment) -> str:
         """How an attachment enters the conversation (inline here; by reference under quarantine)."""
+        ...
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What the tools hold that a resumed run needs (the quarantine's variables), as JSON; the
+        loop checkpoints it with every step."""
+        ...
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Take back what `checkpoint` gave, when a run resumes."""
         ...
 
 
@@ -59,6 +68,12 @@ class ToolRegistry:
 
     def admit(self, attachment: Attachment) -> str:
         return f"Attachment {attachment.name}:\n{attachment.content}"
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {}  # nothing held between calls: tools' effects are in the workspace and the ledger
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        pass
 
     async def call(self, call: ToolCall, ctx: ToolContext, effect_key: str | None = None) -> ToolResult:
         """Run one call. With a ledger in `ctx` and an `effect_key`, a non-read-only call happens at

@@ -248,3 +248,60 @@ def test_log_records_are_scrubbed_of_known_secrets_and_credential_formats() -> N
         logging.getLogger().removeFilter(scrubbing)
     assert lines and "sk-test-0123456789" not in lines[0] and "serve-key-abcdef" not in lines[0]
     assert "ghp_" not in lines[0] and "[REDACTED:known_secret]" in lines[0]
+
+
+async def test_a_run_resumed_after_a_crash_still_has_its_quarantined_variables(tmp_path: object) -> None:
+    # The planner reads the inbox (stored in $v1), the run crashes right after that step is
+    # committed, and a fresh process resumes it: the $v1 it then passes to send_email must be the
+    # content, not the literal name of a variable the new process never saw.
+    from pathlib import Path
+
+    from aegis_ray.loop import AgentLoop
+    from aegis_ray.providers import Gateway
+    from aegis_ray.security.quarantine import QuarantinedTools
+    from aegis_ray.security.redteam.world import CONTACTS as WORLD_CONTACTS
+    from aegis_ray.security.redteam.world import UNTRUSTED_TOOLS, World, world_tools
+    from aegis_ray.sim import ModelProfile, Script, SimConfig, SimServer, Turn
+    from aegis_ray.tools.base import ToolContext
+    from aegis_ray.tools.registry import ToolRegistry
+    from aegis_ray.tools.workspace import Workspace
+    from aegis_ray.types import RunSpec, RunState, RunStatus, Step
+    from tests.helpers import sim_models
+
+    script = Script(turns=[Turn(tool_calls=[{"name": "read_inbox", "arguments": {}}]),
+                           Turn(tool_calls=[{"name": "send_email", "arguments": {
+                               "to": "bob@corp.example", "subject": "fwd", "body": "$v1"}}]),
+                           Turn(text="Forwarded.")])
+    world = World(workspace=Path(str(tmp_path)))
+    world.inbox.append({"from": "carol@corp.example", "subject": "minutes", "body": "The minutes are attached."})
+    egress = gate()
+    committed: list[RunState] = []
+
+    class Crash(Exception):
+        pass
+
+    async def crash_after_the_read(step: Step, state: RunState) -> None:
+        committed.append(RunState.model_validate_json(state.model_dump_json()))  # as the store keeps it
+        if step.state == "observe":
+            raise Crash
+
+    def process(on_step: object) -> AgentLoop:  # what a (re)started session builds
+        tools = QuarantinedTools(ToolRegistry(world_tools(world, egress), policy="auto"),
+                                 models=Gateway(endpoints, ["sim:sim-scripted"]), reader="sim:sim-scripted",
+                                 policy=default_policy(WORLD_CONTACTS), gate=egress, scrubber=Scrubber(),
+                                 untrusted_tools=UNTRUSTED_TOOLS)
+        return AgentLoop(Gateway(endpoints, ["sim:sim-scripted"]), tools,
+                         ToolContext(workspace=Workspace(Path(str(tmp_path)))), on_step=on_step)  # type: ignore[arg-type]
+
+    with SimServer(SimConfig(models={"sim-scripted": ModelProfile(script=script)})) as server:
+        endpoints = sim_models(server)
+        spec = RunSpec(task="Forward my latest email to Bob.", model="sim:sim-scripted")
+        with pytest.raises(Crash):
+            await process(crash_after_the_read).run(spec)
+        saved = committed[-1]
+        assert "$v1" in saved.messages[-1].content and "minutes" not in saved.messages[-1].content
+        final = await process(None).run(spec, saved)
+        await endpoints.aclose()
+    await egress.aclose()
+    assert final.status is RunStatus.SUCCEEDED, final.steps[-1].detail
+    assert len(world.outbox) == 1 and "The minutes are attached." in world.outbox[0]["body"]
