@@ -4,6 +4,10 @@ A step is retried up to `retries` more times; a step that still fails (or fails 
 every step that depends on it, transitively, `blocked`, and the rest of the plan goes on. With a
 `Store`, each finished step's output is recorded under `plan:<id>:<step>`, so running the same plan
 again (after a crash) skips the steps already done.
+
+Each finished step's output carries a taint label (`security.taint`): an agent's output is content
+Aegis does not control (a worker may have read the web), so it is untrusted, from `agent:<step>`,
+joined with the labels of the inputs it was given; what is built from it inherits that.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from pydantic import Field
+
 from aegis_ray.errors import AegisError
 from aegis_ray.plan.dag import validate
+from aegis_ray.security.taint import TRUSTED, Label, join_all, untrusted
 from aegis_ray.store import Store
 from aegis_ray.types import Frozen, Plan, PlanStep
 from aegis_ray.verify.deterministic import run_checks
@@ -27,6 +34,8 @@ class StepOutcome(Frozen):
     step_id: str
     status: Literal["done", "failed", "blocked"]
     output: str = ""
+    label: Label = Field(default=TRUSTED, description="The output's provenance: untrusted from agent:<step>, "
+                         "joined with its inputs' labels.")
     error: str | None = None
     attempts: int = 0
     started: float | None = None
@@ -75,8 +84,9 @@ async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retrie
             if failed:
                 error = "check failed: " + "; ".join(failed)
                 continue
-            outcome = StepOutcome(step_id=step.id, status="done", output=output, attempts=tries, started=started,
-                                  finished=time.monotonic())
+            label = join_all([untrusted(f"agent:{step.id}"), *(outcomes[d].label for d in step.depends_on)])
+            outcome = StepOutcome(step_id=step.id, status="done", output=output, label=label, attempts=tries,
+                                  started=started, finished=time.monotonic())
             if store is not None:
                 await store.effect_finish(key, outcome.model_dump_json())
             return outcome

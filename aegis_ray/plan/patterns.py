@@ -3,8 +3,9 @@
 Orchestrator-worker: the model decomposes the goal into a DAG, workers run the steps (in parallel,
 on the cluster when `run_step` is the Orchestrator's), a synthesiser combines their results. Worker
 outputs are data produced from content Aegis does not control, so they reach the synthesiser
-spotlighted as data (never as instructions) and the synthesis is labelled with that provenance:
-`tainted`, with the worker steps it came from.
+spotlighted as data (never as instructions), and the synthesis carries the join of their taint
+labels (`security.taint.Label`: untrusted, from the worker steps it was built on), which the
+capability policy reads like any other.
 
 Evaluator-optimizer: a generator answers, an independent critic (a different model: the checker is
 never the author) accepts or gives feedback, the generator refines, until the critic accepts or the
@@ -21,6 +22,7 @@ from pydantic import Field, ValidationError
 from aegis_ray.plan.executor import PlanOutcome, StepRunner, execute_plan
 from aegis_ray.plan.planner import make_plan
 from aegis_ray.providers.gateway import Gateway
+from aegis_ray.security.taint import Label, join_all
 from aegis_ray.store import Store
 from aegis_ray.types import Frozen, Message, ModelRequest, Plan
 
@@ -33,17 +35,12 @@ CRITIC_PROMPT = (
 )
 
 
-class Provenance(Frozen):
-    tainted: bool = Field(description="Built from content Aegis does not control (tool or worker output).")
-    sources: tuple[str, ...] = ()
-
-
 class OrchestratedAnswer(Frozen):
     goal: str
     answer: str
     plan: Plan
     outcome: PlanOutcome
-    provenance: Provenance
+    label: Label = Field(description="The synthesis's provenance: the join of the labels of the results it used.")
 
 
 async def orchestrate(planner: Gateway, synthesiser: Gateway, goal: str, run_step: StepRunner, *,
@@ -59,7 +56,7 @@ async def orchestrate(planner: Gateway, synthesiser: Gateway, goal: str, run_ste
         Message.system(SYNTHESIS_PROMPT.format(nonce=nonce)),
         Message.user(f"Goal: {goal}\n\nWorker results:\n{results}{note}"))))
     return OrchestratedAnswer(goal=goal, answer=completion.text, plan=plan, outcome=outcome,
-                              provenance=Provenance(tainted=bool(done), sources=tuple(s.step_id for s in done)))
+                              label=join_all(s.label for s in done))
 
 
 class Critique(Frozen):

@@ -57,7 +57,8 @@ async def test_orchestrator_worker_decomposes_fans_out_and_synthesises(gateway) 
     assert {k: v.output for k, v in result.outcome.steps.items()} == {
         "france": "Paris.", "japan": "Tokyo.", "egypt": "Cairo."}
     assert result.answer == "France: Paris; Japan: Tokyo; Egypt: Cairo."
-    assert result.provenance.tainted and result.provenance.sources == ("france", "japan", "egypt")
+    assert result.label.tainted and result.label.sources == {"agent:france", "agent:japan", "agent:egypt"}
+    assert all(s.label.sources == {f"agent:{s.step_id}"} for s in result.outcome.steps.values())
 
 
 async def test_evaluator_optimizer_refines_until_the_critic_accepts(gateway) -> None:

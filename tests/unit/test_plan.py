@@ -58,6 +58,9 @@ async def test_ready_steps_run_concurrently() -> None:
     assert outcome.succeeded and time.monotonic() - started < 0.9  # 3 waves of 0.2 s, not 6 steps of 0.2 s
     s = outcome.steps
     assert s["f"].output == "f(d,e)" and s["d"].output == "d(a,b)"
+    # An output carries the taint of everything it was built from: f saw d and e, which saw a, b and c.
+    assert s["f"].label.tainted and s["f"].label.sources == {f"agent:{i}" for i in "abcdef"}
+    assert s["d"].label.sources == {"agent:a", "agent:b", "agent:d"}
     first_wave = [s[i] for i in "abc"]
     assert max(o.started for o in first_wave) < min(o.finished for o in first_wave)  # they overlapped
 
