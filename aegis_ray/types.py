@@ -267,7 +267,7 @@ class RunState(BaseModel):
     model: str | None = None
     simulated: bool = False
     answer: Answer | None = None
-    tools: dict[str, Any] = Field(default_factory=dict, description=(
+    tool_state: dict[str, Any] = Field(default_factory=dict, description=(
         "What the run's tools hold between steps (the quarantine's variables), from `ToolBox.checkpoint`."))
 
 

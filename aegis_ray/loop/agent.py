@@ -76,7 +76,7 @@ class AgentLoop:
     async def run(self, spec: RunSpec, state: RunState | None = None) -> RunState:
         """Run `spec` to a terminal state (or continue `state` from where it stopped)."""
         state = state or RunState(spec=spec)
-        self.tools.restore(state.tools)
+        self.tools.restore(state.tool_state)
         state.status = RunStatus.RUNNING
         clock_origin = time.monotonic() - state.elapsed_s
         current = LoopState(state.state)
@@ -104,7 +104,7 @@ class AgentLoop:
         """Append what state `ran` did to the step log, and tell the listener."""
         step = Step(index=len(state.steps), state=ran.value, detail=detail, **extra)  # type: ignore[arg-type]
         state.steps.append(step)
-        state.tools = self.tools.checkpoint()
+        state.tool_state = self.tools.checkpoint()
         if self.on_step is not None:
             await self.on_step(step, state)
 
