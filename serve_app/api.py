@@ -15,8 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.types import Message as ASGIMessage
 
 from aegis_ray.errors import AegisError, BadInputError, ProviderError
 from aegis_ray.plan import Orchestration
@@ -66,34 +64,6 @@ async def service() -> AegisService:
 
 async def authorised(request: Request) -> str | None:
     return tenant_for(request, Runtime.keys)
-
-
-class BodyLimit:
-    """413 for a body over `max_bytes`, declared (content-length) or streamed (chunked). Pure ASGI:
-    `@app.middleware("http")` would run every request through an extra task group and streams."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
-            return
-        received = 0
-
-        async def limited() -> ASGIMessage:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
-            return message
-
-        await self.app(scope, limited, send)
 
 
 Svc = Annotated[AegisService, Depends(service)]
@@ -261,9 +231,9 @@ class ChatReply:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Aegis", version="0.1.0", description="A verifying agent harness on Ray.")
-
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # FastAPI's own limit refuses a declared length over it and a chunked body once it passes it.
+    app = FastAPI(title="Aegis", version="0.1.0", description="A verifying agent harness on Ray.",
+                  max_body_size=MAX_BODY_BYTES)
 
     @app.exception_handler(AegisError)
     async def aegis_error(_: Request, error: AegisError) -> JSONResponse:
