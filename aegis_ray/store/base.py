@@ -107,6 +107,12 @@ class Store(ABC):
     @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
 
+    def reading(self) -> AbstractAsyncContextManager[Tx]:
+        """A transaction that only reads: one consistent view, without the write lock a backend may
+        take for `transaction` (SQLite's BEGIN IMMEDIATE), so readers and writers never wait on each
+        other. Postgres reads take no locks in any transaction."""
+        return self.transaction()
+
     @abstractmethod
     async def close(self) -> None: ...
 
@@ -169,7 +175,7 @@ class Store(ABC):
                              (status.value, time.time(), run_id))
 
     async def load_run(self, run_id: str) -> RunRecord | None:
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             row = await tx.one("SELECT run_id, spec, status, state, step_count, epoch, owner, updated, session "
                                "FROM runs WHERE run_id = ?", (run_id,))
         if row is None:
@@ -180,13 +186,13 @@ class Store(ABC):
 
     async def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
         where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             rows = await tx.all(f"SELECT run_id FROM runs {where} ORDER BY updated DESC LIMIT ?", (*params, limit))
         records = [await self.load_run(r[0]) for r in rows]
         return [r for r in records if r is not None]
 
     async def steps(self, run_id: str) -> list[Step]:
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             rows = await tx.all("SELECT body FROM steps WHERE run_id = ? ORDER BY idx", (run_id,))
         return [Step.model_validate_json(r[0]) for r in rows]
 
@@ -232,7 +238,7 @@ class Store(ABC):
             await tx.execute("UPDATE effects SET status = 'done', result = ? WHERE key = ?", (result, key))
 
     async def effect_log(self, run_id: str) -> list[str]:
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             rows = await tx.all("SELECT entry FROM effect_log WHERE run_id = ? ORDER BY id", (run_id,))
         return [r[0] for r in rows]
 
@@ -309,7 +315,7 @@ class Store(ABC):
 
     async def jobs(self, status: JobStatus | None = None, limit: int = 1000) -> list[Job]:
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY created LIMIT ?", (*params, limit))
         return [_job(r) for r in rows]
 
@@ -318,13 +324,13 @@ class Store(ABC):
         for start in range(0, len(job_ids), 500):
             chunk = list(job_ids[start:start + 500])
             marks = ", ".join("?" for _ in chunk)
-            async with self.transaction() as tx:
+            async with self.reading() as tx:
                 rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id IN ({marks})", chunk)
             found |= {row[0]: _job(row) for row in rows}
         return found
 
     async def queue_counts(self) -> dict[str, int]:
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             rows = await tx.all("SELECT status, COUNT(*) FROM jobs GROUP BY status")
         return {"queued": 0, "running": 0, "done": 0, "failed": 0} | {r[0]: r[1] for r in rows}
 
@@ -346,12 +352,12 @@ class Store(ABC):
 
     async def approval(self, request_id: str) -> bool | None:
         """The decision on a request: None while pending (or unknown)."""
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             row = await tx.one("SELECT approved FROM approvals WHERE request_id = ?", (request_id,))
         return None if row is None or row[0] is None else bool(row[0])
 
     async def pending_approvals(self) -> list[tuple[str, str, dict[str, Any]]]:
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             rows = await tx.all("SELECT request_id, run_id, request FROM approvals WHERE approved IS NULL "
                                 "ORDER BY created")
         return [(r[0], r[1], json.loads(r[2])) for r in rows]
@@ -365,7 +371,7 @@ class Store(ABC):
                                  (name, value, time.time()))
 
     async def flag(self, name: str) -> str | None:
-        async with self.transaction() as tx:
+        async with self.reading() as tx:
             row = await tx.one("SELECT value FROM flags WHERE name = ?", (name,))
         return row[0] if row else None
 

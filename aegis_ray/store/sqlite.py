@@ -1,7 +1,9 @@
 """SQLite store: the embedded default (WAL mode, a file under the Aegis home directory).
 
 One connection per store, transactions serialised by a lock and opened with BEGIN IMMEDIATE, so
-that two processes (e.g. two `aegis worker`s) sharing the file take the write lock in turn.
+that two processes (e.g. two `aegis worker`s) sharing the file take the write lock in turn. Reads
+(`reading`) open a deferred transaction instead: in WAL mode a reader sees a snapshot and neither
+waits for a writer nor holds one up (the kill switch read on every API request, say).
 
 Statements run on the event loop's own thread, not in a worker thread: a statement here takes
 tens of microseconds (WAL, `synchronous=NORMAL`: a commit does not fsync), while a hop to a thread
@@ -87,6 +89,16 @@ class SqliteStore(Store):
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[_SqliteTx]:
+        async with self._lock:
+            connection = self._connect()
+            connection.execute("BEGIN")  # deferred: a snapshot on the first read, no write lock (WAL)
+            try:
+                yield _SqliteTx(connection)
+            finally:
+                connection.execute("COMMIT")
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -206,3 +206,25 @@ async def test_two_factory_workers_drain_a_queue_with_every_result_committed_onc
     done = await first.jobs("done", limit=1000)
     assert len(done) == 150 and all(j.result["result"]["answer"]["text"] == j.payload["spec"]["task"].upper()
                                     for j in done)
+
+
+async def test_a_read_neither_waits_for_a_writer_nor_sees_what_it_has_not_committed(make_store) -> None:
+    # The kill switch is read on every API request while workers write: a reader must not queue
+    # behind another process's open write transaction (SQLite: no write lock taken for reading).
+    writer, reader = await make_store(), await make_store()
+    await writer.set_flag("kill_switch", "running")
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_a_write_open() -> None:
+        async with writer.transaction() as tx:
+            await tx.execute("UPDATE flags SET value = ? WHERE name = ?", ("stopped", "kill_switch"))
+            writing.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_a_write_open())
+    await writing.wait()
+    assert await asyncio.wait_for(reader.flag("kill_switch"), timeout=5) == "running"
+    assert (await asyncio.wait_for(reader.queue_counts(), timeout=5))["queued"] == 0
+    release.set()
+    await holder
+    assert await reader.flag("kill_switch") == "stopped"
