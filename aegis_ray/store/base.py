@@ -25,7 +25,8 @@ Row = tuple[Any, ...]
 
 
 class FencedOutError(AegisError):
-    """A write for a run or job this worker no longer owns (its lease was taken over)."""
+    """A write for a run this worker no longer owns (its lease was taken over); a job's outcome is
+    fenced per job instead (`Store.record_jobs`)."""
 
 
 class EffectOutcomeUnknownError(AegisError):
