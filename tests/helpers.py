@@ -1,20 +1,24 @@
-"""Helpers shared by tests: endpoint configs pointed at the simulated server."""
+"""Helpers shared by tests: endpoint configs pointed at the simulated server, a stand-in factory answer."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from aegis_ray.config import BreakerPolicy, RateLimitPolicy, RetryPolicy
+from aegis_ray.errors import ProviderServerError
 from aegis_ray.providers import EndpointCache, EndpointConfig, ModelEndpoint, ModelRef
 from aegis_ray.sim import SimServer
+from aegis_ray.types import Answer, RunResult, RunSpec, RunStatus, Usage, new_id
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.01)
 PROVIDERS = ("openai", "openai-responses", "anthropic", "gemini")
@@ -91,3 +95,18 @@ def aegis(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
     """`aegis ARGS` as a user runs it: a subprocess."""
     return subprocess.run([*AEGIS, *args], capture_output=True, text=True, timeout=180,
                           env=env or clean_env(), cwd=cwd)
+
+
+def answering(delay_s: float, answered: Counter[str],
+              fail_first: str | None = None) -> Callable[[RunSpec], Awaitable[RunResult]]:
+    """A factory `Answer` that counts each task it answers ("done: TASK" after `delay_s`); the task
+    `fail_first` fails its first attempt with a 503."""
+    async def answer(spec: RunSpec) -> RunResult:
+        answered[spec.task] += 1
+        await asyncio.sleep(delay_s)
+        if spec.task == fail_first and answered[spec.task] == 1:
+            raise ProviderServerError("503", model="sim:sim-honest", status=503)
+        return RunResult(run_id=new_id("run"), task=spec.task, status=RunStatus.SUCCEEDED,
+                         answer=Answer(text=f"done: {spec.task}"), model="sim:sim-honest", simulated=True,
+                         usage=Usage(), cost_usd=0.0, latency_s=delay_s)
+    return answer

@@ -184,27 +184,20 @@ async def test_two_factory_workers_drain_a_queue_with_every_result_committed_onc
     from collections import Counter
 
     from aegis_ray.factory import FactoryJob, WorkerOptions, drain, job_payload
-    from aegis_ray.types import Answer, RunResult, Usage
+    from tests.helpers import answering
 
     first, second = await make_store(), await make_store()
     jobs = [FactoryJob(task=f"task {i}") for i in range(150)]
     await first.enqueue([(j.job_id, job_payload(j, ("sim:sim-honest",))) for j in jobs])
     answered: Counter[str] = Counter()
-
-    async def answer(spec: RunSpec) -> RunResult:
-        answered[spec.task] += 1
-        await asyncio.sleep(0.005)
-        return RunResult(run_id=f"run-{spec.task}", task=spec.task, status=RunStatus.SUCCEEDED,
-                         answer=Answer(text=spec.task.upper()), model="sim:sim-honest", simulated=True,
-                         usage=Usage(), cost_usd=0.0, latency_s=0.005)
-
+    answer = answering(0.005, answered)
     options = WorkerOptions(concurrency=12, record_s=0.01)
     stats = await asyncio.gather(drain(first, answer, "w1", options), drain(second, answer, "w2", options))
     assert sum(s.finished for s in stats) == 150 and all(s.finished > 0 for s in stats)
     assert sum(s.records for s in stats) < 150 / 2  # committed in batches
     assert set(answered.values()) == {1}
     done = await first.jobs("done", limit=1000)
-    assert len(done) == 150 and all(j.result["result"]["answer"]["text"] == j.payload["spec"]["task"].upper()
+    assert len(done) == 150 and all(j.result["result"]["answer"]["text"] == f"done: {j.payload['spec']['task']}"
                                     for j in done)
 
 

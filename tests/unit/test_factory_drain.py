@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from aegis_ray.errors import ProviderServerError
-from aegis_ray.factory import Answer as AnswerFn
 from aegis_ray.factory import FactoryJob, WorkerOptions, drain, job_payload
 from aegis_ray.store import Store, open_store
-from aegis_ray.types import Answer, RunResult, RunSpec, RunStatus, Usage, new_id
+from aegis_ray.types import RunResult, RunSpec
+from tests.helpers import answering
 
 pytestmark = pytest.mark.unit
 
@@ -23,18 +22,6 @@ async def queued_store(tmp_path: Path, jobs: int) -> Store:
     await store.enqueue([(j.job_id, job_payload(j, ("sim:sim-honest",)))
                          for j in (FactoryJob(task=f"task {i}") for i in range(jobs))])
     return store
-
-
-def answering(delay_s: float, answered: Counter[str], fail_first: str | None = None) -> AnswerFn:
-    async def answer(spec: RunSpec) -> RunResult:
-        answered[spec.task] += 1
-        await asyncio.sleep(delay_s)
-        if spec.task == fail_first and answered[spec.task] == 1:
-            raise ProviderServerError("503", model="sim:sim-honest", status=503)
-        return RunResult(run_id=new_id("run"), task=spec.task, status=RunStatus.SUCCEEDED,
-                         answer=Answer(text=f"done: {spec.task}"), model="sim:sim-honest", simulated=True,
-                         usage=Usage(), cost_usd=0.0, latency_s=delay_s)
-    return answer
 
 
 async def test_every_job_is_answered_once_with_claims_in_batches(tmp_path: Path) -> None:
