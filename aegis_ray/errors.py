@@ -157,6 +157,18 @@ class AllModelsFailedError(AegisError):
         return 2 if all(isinstance(e, BadInputError) for e in self.errors.values()) else 1
 
 
+# --- store -----------------------------------------------------------------------------------
+
+
+class FencedOutError(AegisError):
+    """A write for a run this worker no longer owns (its lease was taken over); a job's outcome is
+    fenced per job instead (`Store.record_jobs`)."""
+
+
+class EffectOutcomeUnknownError(AegisError):
+    """A non-idempotent effect was started before a crash and never recorded: it may have happened."""
+
+
 # --- tools and sandbox -----------------------------------------------------------------------
 
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aegis_ray.store.base import (
-    EffectOutcomeUnknownError,
-    EffectWriter,
-    FencedOutError,
-    Job,
-    JobOutcome,
-    RunRecord,
-    Store,
-)
+from aegis_ray.errors import EffectOutcomeUnknownError, FencedOutError
+from aegis_ray.store.base import Store
+from aegis_ray.store.effects import EffectWriter
+from aegis_ray.store.jobs import Job, JobOutcome
+from aegis_ray.store.runs import RunRecord
 
 
 async def open_store(database_url: str | None, home: Path) -> Store:

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aegis_ray.store.base import Row, Store
+from aegis_ray.store.base import Store
+from aegis_ray.store.core import Row
 
 
 class _PostgresTx:

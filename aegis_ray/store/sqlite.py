@@ -23,7 +23,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from aegis_ray.store.base import Row, Store
+from aegis_ray.store.base import Store
+from aegis_ray.store.core import Row
 
 LOCK_WAIT_S = 30.0  # how long a transaction waits for another process's write lock before failing
 _RETRY_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)

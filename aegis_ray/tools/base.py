@@ -18,7 +18,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from aegis_ray.sandbox.base import Sandbox, SandboxLimits
-from aegis_ray.store.base import EffectWriter, Store
+from aegis_ray.store import EffectWriter, Store
 from aegis_ray.tools.workspace import Workspace
 from aegis_ray.types import ToolSpec
 

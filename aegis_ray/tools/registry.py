@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from aegis_ray.errors import AegisError
-from aegis_ray.store.base import EffectWriter
+from aegis_ray.store import EffectWriter
 from aegis_ray.tools.approval import ApprovalPolicy, ApprovalRequest, Approver, decide
 from aegis_ray.tools.base import Effect, Tool, ToolContext
 from aegis_ray.types import Attachment, ToolCall, ToolResult, ToolSpec

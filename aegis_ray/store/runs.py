@@ -1,0 +1,92 @@
+"""Runs: each run's row with its latest checkpoint, its lease and epoch, and its append-only step log."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aegis_ray.errors import AegisError
+from aegis_ray.store.core import Record, StoreCore
+from aegis_ray.types import RunSpec, RunState, RunStatus, Step
+
+
+class RunRecord(Record):
+    run_id: str
+    spec: RunSpec
+    status: RunStatus
+    state: RunState | None
+    step_count: int
+    epoch: int
+    owner: str | None
+    updated: float
+    session: dict[str, Any] | None = None
+
+
+class Runs(StoreCore):
+    """Create and claim runs; commit their steps and status, fenced by epoch; read and prune them."""
+
+    async def create_run(self, run_id: str, spec: RunSpec, session: dict[str, Any] | None = None) -> bool:
+        """Record a new run (pending); False if it already exists (creating twice is harmless)."""
+        now = time.time()
+        async with self.transaction() as tx:
+            if await tx.one("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
+                return False
+            await tx.execute("INSERT INTO runs (run_id, spec, status, session, created, updated) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (run_id, spec.model_dump_json(), RunStatus.PENDING.value,
+                                                           json.dumps(session) if session else None, now, now))
+        return True
+
+    async def claim_run(self, run_id: str, owner: str, lease_s: float) -> int:
+        """Take the run over: a new epoch (fencing token) that every later write must name."""
+        async with self.transaction() as tx:
+            row = await tx.one("SELECT epoch FROM runs WHERE run_id = ?" + self.lock_suffix, (run_id,))
+            if row is None:
+                raise AegisError(f"no run {run_id!r}", hint="create it first")
+            epoch = row[0] + 1
+            await tx.execute("UPDATE runs SET epoch = ?, owner = ?, lease_until = ?, updated = ? WHERE run_id = ?",
+                             (epoch, owner, time.time() + lease_s, time.time(), run_id))
+        return epoch
+
+    async def commit_step(self, run_id: str, epoch: int, step: Step, state: RunState) -> None:
+        """Append `step` and replace the checkpoint with `state`, atomically and fenced."""
+        async with self.transaction() as tx:
+            await self._fence(tx, run_id, epoch)
+            await tx.execute("INSERT INTO steps (run_id, idx, epoch, body) VALUES (?, ?, ?, ?)",
+                             (run_id, step.index, epoch, step.model_dump_json()))
+            await tx.execute("UPDATE runs SET state = ?, status = ?, step_count = ?, updated = ? WHERE run_id = ?",
+                             (state.model_dump_json(), state.status.value, len(state.steps), time.time(), run_id))
+
+    async def set_status(self, run_id: str, epoch: int, status: RunStatus) -> None:
+        async with self.transaction() as tx:
+            await self._fence(tx, run_id, epoch)
+            await tx.execute("UPDATE runs SET status = ?, updated = ? WHERE run_id = ?",
+                             (status.value, time.time(), run_id))
+
+    async def load_run(self, run_id: str) -> RunRecord | None:
+        async with self.reading() as tx:
+            row = await tx.one("SELECT run_id, spec, status, state, step_count, epoch, owner, updated, session "
+                               "FROM runs WHERE run_id = ?", (run_id,))
+        if row is None:
+            return None
+        return RunRecord(run_id=row[0], spec=RunSpec.model_validate_json(row[1]), status=RunStatus(row[2]),
+                         state=RunState.model_validate_json(row[3]) if row[3] else None, step_count=row[4],
+                         epoch=row[5], owner=row[6], updated=row[7], session=json.loads(row[8]) if row[8] else None)
+
+    async def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+        where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
+        async with self.reading() as tx:
+            rows = await tx.all(f"SELECT run_id FROM runs {where} ORDER BY updated DESC LIMIT ?", (*params, limit))
+        records = [await self.load_run(r[0]) for r in rows]
+        return [r for r in records if r is not None]
+
+    async def steps(self, run_id: str) -> list[Step]:
+        async with self.reading() as tx:
+            rows = await tx.all("SELECT body FROM steps WHERE run_id = ? ORDER BY idx", (run_id,))
+        return [Step.model_validate_json(r[0]) for r in rows]
+
+    async def prune_run(self, run_id: str) -> None:
+        """Drop a run's step log and effect records, keeping its final checkpoint row."""
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+            await tx.execute("DELETE FROM effects WHERE run_id = ?", (run_id,))
