@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from aegis_ray.errors import ConfigError
+from aegis_ray.sandbox import SandboxBackend
 from aegis_ray.sandbox.base import SandboxLimits
 
 ProviderName = Literal["openai", "openai-responses", "anthropic", "gemini", "openai-compatible", "sim"]
@@ -91,7 +92,7 @@ class TelemetrySettings(Policy):
 
 
 class SandboxSettings(Policy):
-    backend: Literal["auto", "bubblewrap", "docker"] = "auto"
+    backend: SandboxBackend = "auto"
     image: str = Field(default="python:3.11-slim", description="Image for the docker backend.")
     limits: SandboxLimits = SandboxLimits()
 
@@ -169,6 +170,16 @@ class Settings(BaseSettings):
     approval: Literal["ask", "auto", "deny"] = Field(
         default="ask", description="Policy for mutating and executing tools.")
     prices: dict[str, Price] = Field(default_factory=dict, description="Overrides of the shipped table.")
+    results_dir: Path | None = Field(
+        default_factory=lambda: Path("benchmarks/results"),
+        description="Where the benchmarks' results are read for /api/frontier; None: none measured yet.")
+
+    @field_validator("results_dir")
+    @classmethod
+    def _resolved_here(cls, path: Path | None) -> Path | None:
+        """Relative to the working directory of the process that reads the settings (a Serve
+        replica may run elsewhere)."""
+        return path.expanduser().absolute() if path is not None else None
 
     @classmethod
     def settings_customise_sources(

@@ -233,3 +233,15 @@ class SandboxProcessLimitError(SandboxError):
 
 class SandboxFileSizeLimitError(SandboxError):
     outcome = "file_size_limit"
+
+
+# --- service ---------------------------------------------------------------------------------
+
+
+class NotFoundError(BadInputError):
+    """The caller named something that does not exist (a run id)."""
+
+
+class ServiceUnavailableError(AegisError):
+    """The service refuses work for now: stopped by the kill switch, still starting, or its store
+    cannot be read (it fails closed)."""

@@ -1,22 +1,29 @@
 """The FastAPI application: `/api/*`, the OpenAI-compatible `/v1/*`, and the dashboard at `/`.
 
 Every body is validated by pydantic (422 names the field); bodies over 1 MiB get 413; Aegis errors
-map to 4xx (bad input) or 502 (a model endpoint failed), never to a bare 500.
+map to 4xx (bad input, 404 for what does not exist), 503 (the service refuses work) or 502 (a model
+endpoint failed), never to a bare 500, with one body (`ErrorBody`). Streams are SSE (`aegis_ray.sse`);
+`/v1` replies are the `openai` SDK's own types (`aegis_ray.openai_wire`).
 """
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from aegis_ray.errors import AegisError, BadInputError, ProviderError
+from aegis_ray import sse
+from aegis_ray.errors import (
+    AegisError,
+    BadInputError,
+    NotFoundError,
+    ProviderError,
+    ServiceUnavailableError,
+)
+from aegis_ray.openai_wire import ChatReply, frame, usage, wire
 from aegis_ray.plan import Orchestration
 from aegis_ray.types import Completion, Message, RunResult, StreamEnd, TextDelta
 from serve_app.auth import tenant_for
@@ -25,6 +32,7 @@ from serve_app.models import (
     ControlResponse,
     EnqueueRequest,
     EnqueueResponse,
+    ErrorBody,
     Frontier,
     HealthResponse,
     OrchestrateRequest,
@@ -40,6 +48,9 @@ MAX_BODY_BYTES = 1 << 20
 PIPELINES = {"aegis": "the service's model chain, streamed as it writes",
              "aegis-verified": "answers verified claim by claim (evidence, consensus); abstains otherwise"}
 STATIC = Path(__file__).parent / "static"
+# The HTTP status of an Aegis error: the first class it is an instance of; anything else is 500.
+STATUS: tuple[tuple[type[AegisError], int], ...] = (
+    (NotFoundError, 404), (BadInputError, 400), (ServiceUnavailableError, 503), (ProviderError, 502))
 
 
 class Runtime:
@@ -58,7 +69,7 @@ def configure(service: AegisService, keys: dict[str, str]) -> None:
 # on every request for nothing that blocks.
 async def service() -> AegisService:
     if Runtime.service is None:
-        raise HTTPException(503, "the service is starting")
+        raise ServiceUnavailableError("the service is starting")
     return Runtime.service
 
 
@@ -117,11 +128,11 @@ async def stream(svc: Svc, task: Annotated[str, Query(min_length=1, max_length=1
     async def events() -> AsyncIterator[str]:
         try:
             async for event in svc.stream(messages, model):
-                yield f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
+                yield sse.frame(event.model_dump_json(), event.type)
         except AegisError as error:
-            yield f"event: error\ndata: {json.dumps({'error': str(error)})}\n\n"
+            yield sse.frame({"error": str(error)}, "error")
 
-    return StreamingResponse(events(), media_type="text/event-stream")
+    return sse.response(events())
 
 
 @api.get("/health")
@@ -177,57 +188,35 @@ async def chat_completions(body: ChatRequest, svc: Svc) -> Any:
                      "confidence": answer.confidence, "verdicts": [v.model_dump() for v in answer.verdicts],
                      "citations": [c.model_dump() for c in answer.citations], "verification_calls": checked.calls}
         if not body.stream:
-            return reply.message(text, completion, extension)
-        return StreamingResponse(reply.replay(text, extension), media_type="text/event-stream")
+            return _whole(reply, text, completion, extension)
+        return sse.response(reply.frames([text], aegis=extension))  # the finished answer, replayed
     if not body.stream:
         final = None
         async for event in svc.stream(messages, None):
             if isinstance(event, StreamEnd):
                 final = event.completion
         assert final is not None
-        return reply.message(final.text, final, {**_provenance(final), "abstained": False, "verdicts": []})
+        return _whole(reply, final.text, final, {**_provenance(final), "abstained": False, "verdicts": []})
 
     async def chunks() -> AsyncIterator[str]:
-        yield reply.chunk({"role": "assistant", "content": ""})
+        yield frame(reply.opening())
         async for event in svc.stream(messages, None):
             if isinstance(event, TextDelta):
-                yield reply.chunk({"content": event.text})
+                yield frame(reply.text(event.text))
             elif isinstance(event, StreamEnd):
-                yield reply.chunk({}, "stop", aegis=_provenance(event.completion))
-        yield "data: [DONE]\n\n"
+                yield frame(reply.closing(aegis=_provenance(event.completion)))
+        yield sse.DONE
 
-    return StreamingResponse(chunks(), media_type="text/event-stream")
+    return sse.response(chunks())
+
+
+def _whole(reply: ChatReply, text: str, completion: Completion, aegis: dict[str, Any]) -> dict[str, Any]:
+    counted = usage(completion.usage.input_tokens, completion.usage.output_tokens)
+    return wire(reply.completion(text, usage=counted, aegis=aegis))
 
 
 def _provenance(completion: Completion) -> dict[str, Any]:
     return {"answered_by": completion.model, "simulated": completion.simulated, "cost_usd": completion.cost_usd}
-
-
-class ChatReply:
-    """One chat.completion (or its chunks) in OpenAI's wire shape, with the `aegis` extension field."""
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        self.id, self.created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-
-    def message(self, text: str, completion: Completion, aegis: dict[str, Any]) -> dict[str, Any]:
-        usage = completion.usage
-        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
-                          "total_tokens": usage.total_tokens}, "aegis": aegis}
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        return "data: " + json.dumps({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                      "model": self.model, "choices": [{"index": 0, "delta": delta,
-                                                                        "finish_reason": finish}], **extra}) + "\n\n"
-
-    async def replay(self, text: str, aegis: dict[str, Any]) -> AsyncIterator[str]:
-        """A finished (verified) answer as a stream: role, the text, then stop with the extension."""
-        yield self.chunk({"role": "assistant", "content": ""})
-        yield self.chunk({"content": text})
-        yield self.chunk({}, "stop", aegis=aegis)
-        yield "data: [DONE]\n\n"
 
 
 def create_app() -> FastAPI:
@@ -237,8 +226,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(AegisError)
     async def aegis_error(_: Request, error: AegisError) -> JSONResponse:
-        status = 400 if isinstance(error, BadInputError) else 502 if isinstance(error, ProviderError) else 500
-        return JSONResponse({"detail": error.message, "hint": error.hint, "error": type(error).__name__}, status)
+        status = next((code for kind, code in STATUS if isinstance(error, kind)), 500)
+        body = ErrorBody(detail=error.message, hint=error.hint, error=type(error).__name__)
+        return JSONResponse(body.model_dump(), status)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

@@ -101,6 +101,14 @@ class Frontier(ApiModel):
     items: list[ScoreItem]
 
 
+class ErrorBody(ApiModel):
+    """What an Aegis error answers with: its message, what to do about it, and its class."""
+
+    detail: str
+    hint: str | None
+    error: str = Field(description="The AegisError class, e.g. BadInputError, NotFoundError.")
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -1,7 +1,8 @@
 """What the HTTP routes do, apart from HTTP: answers, checks, the queue, runs, health, the kill switch.
 
 The kill switch lives in the store, so it survives restarts and is shared by every replica; it
-fails closed: when the store cannot be read, the service refuses work (503) rather than assume.
+fails closed: when the store cannot be read, the service refuses work rather than assume. Refusals
+are typed Aegis errors (`ServiceUnavailableError`, `NotFoundError`); `api.py` maps them to HTTP.
 """
 
 from __future__ import annotations
@@ -9,23 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import ray
-from fastapi import HTTPException
 
 from actors.orchestrator import orchestrate
 from actors.registry import ActorEndpoint
 from actors.verifier_actor import VerifierPool
+from aegis_ray.verify.deterministic import run_checks
 from aegis_ray.config import Settings
+from aegis_ray.errors import NotFoundError, ServiceUnavailableError
 from aegis_ray.factory import FactoryJob, job_payload
 from aegis_ray.plan import Orchestration
 from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.runner import answer_task, endpoint_configurer, plan_models
 from aegis_ray.store import Store, open_store
 from aegis_ray.types import Completion, Message, ModelRequest, RunResult, RunSpec, StreamEvent
-from aegis_ray.verify.deterministic import run_checks
 from aegis_ray.verify.panel import Panel, plan_panel
 from aegis_ray.verify.policy import (
     BestOfNLayer,
@@ -50,7 +50,6 @@ from serve_app.models import (
 )
 
 KILL_SWITCH = "kill_switch"
-RESULTS = Path(__file__).parents[1] / "benchmarks" / "results"
 
 
 class AegisService:
@@ -75,9 +74,9 @@ class AegisService:
         try:
             state = await self.kill_switch()
         except Exception as exc:
-            raise HTTPException(503, f"the store cannot be read, so the service refuses work: {exc}") from exc
+            raise ServiceUnavailableError(f"the store cannot be read, so the service refuses work: {exc}") from exc
         if state == "stopped":
-            raise HTTPException(503, "the service is stopped (kill switch); POST /api/control/resume to resume")
+            raise ServiceUnavailableError("the service is stopped (kill switch); POST /api/control/resume to resume")
 
     async def set_kill_switch(self, state: str) -> str:
         await (await self.store()).set_flag(KILL_SWITCH, state)
@@ -162,7 +161,7 @@ class AegisService:
         store = await self.store()
         record = await store.load_run(run_id)
         if record is None:
-            raise HTTPException(404, f"no run {run_id!r}")
+            raise NotFoundError(f"no run {run_id!r}")
         steps = await store.steps(run_id)
         return {"run_id": run_id, "status": record.status.value, "spec": record.spec.model_dump(mode="json"),
                 "answer": record.state.answer.model_dump(mode="json") if record.state and record.state.answer else None,
@@ -187,7 +186,9 @@ class AegisService:
                               providers=providers)
 
     def frontier(self) -> Frontier:
-        """Each trust and performance property with its latest measured value and where it came from."""
+        """Each trust and performance property with its latest measured value and where it came from
+        (the benchmarks' results, read from `settings.results_dir`)."""
+        results = self.settings.results_dir
         items = []
         for name, label, pick in [
             ("gateway_overhead", "gateway + ProviderActor overhead, ms at p50",
@@ -198,9 +199,10 @@ class AegisService:
             ("serve_throughput", "/api/run req/s vs a bare Serve deployment, by replicas",
              lambda r: {f"replicas={row['replicas']}": round(row["ratio"], 2) for row in r["rows"]}),
         ]:
-            path = RESULTS / f"{name}.json"
             try:
-                value = pick(json.loads(path.read_text()))
+                if results is None:
+                    raise FileNotFoundError(name)
+                value = pick(json.loads((results / f"{name}.json").read_text()))
             except FileNotFoundError:
                 source = f"not measured yet: run benchmarks/{name}.py"
                 items.append(ScoreItem(property=label, value=None, source=source))

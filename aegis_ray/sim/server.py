@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from aegis_ray import sse
 from aegis_ray.sim.models import Fault, FaultKind, ModelProfile, SimConfig, ToolCallTurn, Turn
 from aegis_ray.sim.personas import respond
 from aegis_ray.sim.wire.anthropic import AnthropicCodec
@@ -187,7 +188,7 @@ def _handler(state: SimState, codec: WireCodec, protocol: str,
         cut = fault.after_chunks if fault and fault.kind is FaultKind.DROP_STREAM else None
         if stream:
             frames = codec.stream(reply, request, profile.stream_chunk_chars)
-            return StreamingResponse(_frames(frames, cut), 200, SIMULATED_HEADER, "text/event-stream")
+            return sse.response(_frames(frames, cut), 200, SIMULATED_HEADER)
         text = json.dumps(codec.response(reply, request))
         if cut is not None:
             half = [text[: len(text) // 2], text[len(text) // 2:]]

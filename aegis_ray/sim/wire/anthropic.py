@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aegis_ray import sse
 from aegis_ray.sim.models import ToolCallTurn
-from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, sse, text_of
+from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, text_of
 
 
 def _tool_choice(raw: Any) -> str:
@@ -75,28 +76,28 @@ class AnthropicCodec:
     def stream(self, reply: SimReply, request: SimRequest, chunk_chars: int) -> list[str]:
         start = self._message(reply, request, [])
         start.update(stop_reason=None, usage={"input_tokens": reply.input_tokens, "output_tokens": 1})
-        frames = [sse({"type": "message_start", "message": start}, "message_start")]
+        frames = [sse.frame({"type": "message_start", "message": start}, "message_start")]
         index = 0
         if reply.turn.text is not None:
-            frames.append(sse({"type": "content_block_start", "index": index,
+            frames.append(sse.frame({"type": "content_block_start", "index": index,
                                "content_block": {"type": "text", "text": ""}}, "content_block_start"))
             for piece in reply.chunks(chunk_chars):
-                frames.append(sse({"type": "content_block_delta", "index": index,
+                frames.append(sse.frame({"type": "content_block_delta", "index": index,
                                    "delta": {"type": "text_delta", "text": piece}}, "content_block_delta"))
-            frames.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+            frames.append(sse.frame({"type": "content_block_stop", "index": index}, "content_block_stop"))
             index += 1
         for cid, name, args in reply.tool_calls():
             block = {"type": "tool_use", "id": f"toolu_{cid}", "name": name, "input": {}}
-            frames.append(sse({"type": "content_block_start", "index": index, "content_block": block},
+            frames.append(sse.frame({"type": "content_block_start", "index": index, "content_block": block},
                               "content_block_start"))
-            frames.append(sse({"type": "content_block_delta", "index": index,
+            frames.append(sse.frame({"type": "content_block_delta", "index": index,
                                "delta": {"type": "input_json_delta", "partial_json": args}}, "content_block_delta"))
-            frames.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+            frames.append(sse.frame({"type": "content_block_stop", "index": index}, "content_block_stop"))
             index += 1
         stop = "tool_use" if reply.turn.tool_calls else "end_turn"
-        frames.append(sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+        frames.append(sse.frame({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                            "usage": {"output_tokens": reply.output_tokens}}, "message_delta"))
-        frames.append(sse({"type": "message_stop"}, "message_stop"))
+        frames.append(sse.frame({"type": "message_stop"}, "message_stop"))
         return frames
 
     def error(self, status: int, message: str) -> dict[str, Any]:

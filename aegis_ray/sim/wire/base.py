@@ -1,8 +1,8 @@
 """The neutral shape every wire protocol is parsed into and rendered from.
 
 A codec turns one protocol's request JSON into a `SimRequest`, and a `SimReply` (a turn plus
-usage) into that protocol's response JSON or its SSE frames. Personas and scripts only ever see
-the neutral shape, so each behaves identically on every protocol.
+usage) into that protocol's response JSON or its SSE frames (`aegis_ray.sse`). Personas and
+scripts only ever see the neutral shape, so each behaves identically on every protocol.
 """
 
 from __future__ import annotations
@@ -76,11 +76,6 @@ class WireCodec(Protocol):
 def approx_tokens(text: str) -> int:
     """Token count estimate (words and punctuation): the simulator reports usage, not a real BPE."""
     return len(re.findall(r"\w+|[^\w\s]", text))
-
-
-def sse(data: dict[str, Any] | str, event: str | None = None) -> str:
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
 
 
 def text_of(content: Any) -> str:

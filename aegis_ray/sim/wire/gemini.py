@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aegis_ray import sse
 from aegis_ray.sim.models import ToolCallTurn
-from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, sse, text_of
+from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, text_of
 
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
@@ -79,9 +80,9 @@ class GeminiCodec:
         return self._chunk(reply, request, parts + self._call_parts(reply), final=True)
 
     def stream(self, reply: SimReply, request: SimRequest, chunk_chars: int) -> list[str]:
-        frames = [sse(self._chunk(reply, request, [{"text": piece}], final=False))
+        frames = [sse.frame(self._chunk(reply, request, [{"text": piece}], final=False))
                   for piece in reply.chunks(chunk_chars)]
-        frames.append(sse(self._chunk(reply, request, self._call_parts(reply), final=True)))
+        frames.append(sse.frame(self._chunk(reply, request, self._call_parts(reply), final=True)))
         return frames
 
     def error(self, status: int, message: str) -> dict[str, Any]:

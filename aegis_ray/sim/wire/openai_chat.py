@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aegis_ray.openai_wire import ChatReply, usage, wire
 from aegis_ray.sim.models import ToolCallTurn
-from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, sse, text_of
+from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, text_of
 
 
 def _tool_choice(raw: Any) -> str:
@@ -34,62 +35,18 @@ class OpenAIChatCodec:
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         )
 
-    def _usage(self, reply: SimReply) -> dict[str, int]:
-        return {
-            "prompt_tokens": reply.input_tokens,
-            "completion_tokens": reply.output_tokens,
-            "total_tokens": reply.input_tokens + reply.output_tokens,
-        }
-
-    def _envelope(self, reply: SimReply, request: SimRequest, obj: str) -> dict[str, Any]:
-        return {
-            "id": f"chatcmpl-{reply.reply_id}",
-            "object": obj,
-            "created": reply.created,
-            "model": request.model,
-            "system_fingerprint": "aegis-sim",
-        }
+    def _reply(self, reply: SimReply, request: SimRequest) -> ChatReply:
+        return ChatReply(request.model, f"chatcmpl-{reply.reply_id}", reply.created, "aegis-sim")
 
     def response(self, reply: SimReply, request: SimRequest) -> dict[str, Any]:
-        calls = [
-            {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
-            for cid, name, args in reply.tool_calls()
-        ]
-        message: dict[str, Any] = {"role": "assistant", "content": reply.turn.text, "refusal": None}
-        if calls:
-            message["tool_calls"] = calls
-        return {
-            **self._envelope(reply, request, "chat.completion"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": "tool_calls" if calls else "stop",
-                    "logprobs": None,
-                }
-            ],
-            "usage": self._usage(reply),
-        }
+        completion = self._reply(reply, request).completion(
+            reply.turn.text, tool_calls=reply.tool_calls(), usage=usage(reply.input_tokens, reply.output_tokens))
+        return wire(completion)
 
     def stream(self, reply: SimReply, request: SimRequest, chunk_chars: int) -> list[str]:
-        env = self._envelope(reply, request, "chat.completion.chunk")
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-            return sse({**env, "choices": [choice]})
-
-        frames = [chunk({"role": "assistant", "content": ""})]
-        frames += [chunk({"content": piece}) for piece in reply.chunks(chunk_chars)]
-        calls = list(reply.tool_calls())
-        for i, (cid, name, args) in enumerate(calls):
-            head = {"index": i, "id": cid, "type": "function", "function": {"name": name, "arguments": ""}}
-            frames.append(chunk({"tool_calls": [head]}))
-            frames.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": args}}]}))
-        frames.append(chunk({}, "tool_calls" if calls else "stop"))
-        if request.include_usage:
-            frames.append(sse({**env, "choices": [], "usage": self._usage(reply)}))
-        frames.append(sse("[DONE]"))
-        return frames
+        counted = usage(reply.input_tokens, reply.output_tokens) if request.include_usage else None
+        return self._reply(reply, request).frames(reply.chunks(chunk_chars), tool_calls=reply.tool_calls(),
+                                                  usage=counted)
 
     def error(self, status: int, message: str) -> dict[str, Any]:
         kind = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aegis_ray import sse
 from aegis_ray.sim.models import ToolCallTurn
-from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, sse, text_of
+from aegis_ray.sim.wire.base import SimMessage, SimReply, SimRequest, args_of, text_of
 
 
 class OpenAIResponsesCodec:
@@ -74,7 +75,7 @@ class OpenAIResponsesCodec:
         seq = iter(range(1_000_000))
 
         def event(kind: str, **fields: Any) -> str:
-            return sse({"type": kind, "sequence_number": next(seq), **fields}, event=kind)
+            return sse.frame({"type": kind, "sequence_number": next(seq), **fields}, event=kind)
 
         frames = [event("response.created", response=self.response(reply, request, "in_progress"))]
         for index, item in enumerate(self._items(reply)):
