@@ -9,93 +9,42 @@ Tool side effects are keyed by run/step/call and recorded in the store, so none 
 Approvals: with a live driver (`approvals="live"`) an `ApprovalEvent` goes out and the run waits
 for `decide`; with none (`"park"`) the run parks as `awaiting_approval`, durably, until someone
 decides (`aegis approve RUN`) and it is resumed.
+
+What a session is, its tools under the security layer and the loop a run drives are the engine's
+(`aegis_ray.session`); this actor adds only what Ray does: the claim and its epoch, the event
+stream, approvals waited on, restarts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
-import importlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import ray
-from pydantic import BaseModel, ConfigDict, Field
 from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
-from aegis_ray.config import SecuritySettings
 from aegis_ray.errors import ApprovalPendingError
-from aegis_ray.loop import AgentLoop, run_result
-from aegis_ray.loop.agent import declared_checks
+from aegis_ray.loop import run_result
 from aegis_ray.loop.events import SESSION_EVENT, ApprovalEvent, ResultEvent, SessionEvent, StepEvent
-from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway
-from aegis_ray.sandbox import SandboxBackend, SandboxLimits
-from aegis_ray.security.dlp import Scrubber, scrub_logs
-from aegis_ray.security.egress import EgressGate, EgressPolicy
-from aegis_ray.security.policy import default_policy
-from aegis_ray.security.quarantine import QuarantinedTools
+from aegis_ray.providers import EndpointCache, Gateway
+from aegis_ray.security.dlp import scrub_logs
+from aegis_ray.session import Session, SessionConfig
 from aegis_ray.store import Store, open_store
-from aegis_ray.tools import BUILTIN_TOOLS, ApprovalPolicy, ApprovalRequest, Approver, Tool, ToolContext, ToolRegistry
+from aegis_ray.tools import ApprovalRequest, Approver, ToolContext
 from aegis_ray.tools.base import EffectLedger
-from aegis_ray.tools.ledger import LEDGER_TOOLS
-from aegis_ray.tools.registry import ToolBox
 from aegis_ray.tools.workspace import Workspace
 from aegis_ray.types import RunResult, RunSpec, RunState, RunStatus, Step
-from aegis_ray.verify.execution import execution_verifier
-from aegis_ray.verify.policy import VerificationPolicy, policy_verifier
+
+__all__ = ["SessionActor", "drive_session", "start_session"]
 
 RESUMABLE = {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL}
-
-
-class SessionSpec(BaseModel):
-    """What a session is, without credentials: persisted with each run so any process can resume it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    workspace: str
-    chain: tuple[str, ...]
-    approval: ApprovalPolicy = "ask"
-    approvals: Literal["live", "park"] = "live"
-    sandbox_backend: SandboxBackend = "auto"
-    sandbox_image: str | None = None
-    sandbox_pool_size: int = 2
-    limits: SandboxLimits = SandboxLimits()
-    stuck_repeats: int = 3
-    extra_tools: tuple[str, ...] = Field(default=(), description="'module:attribute' of extra Tool objects.")
-    verification: VerificationPolicy | None = Field(
-        default=None, description="Verify the final answer with this policy (default: the declared checks only).")
-    security: SecuritySettings = SecuritySettings()
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        """Every model the session calls: its chain, and its verification judge and voters."""
-        policy = self.verification
-        checkers = (policy.judge, *policy.voters) if policy and policy.judge else policy.voters if policy else ()
-        return tuple(dict.fromkeys((*self.chain, *checkers)))
-
-
-class SessionConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    spec: SessionSpec
-    endpoints: dict[str, EndpointConfig]
-    database_url: str | None = None
-    home: str
-    lease_s: float = 300.0
-
-
-def load_tool(path: str) -> Tool:
-    module, _, attribute = path.partition(":")
-    found = getattr(importlib.import_module(module), attribute)
-    if not isinstance(found, Tool):
-        raise TypeError(f"{path} is not a Tool")
-    return found
 
 
 @ray.remote(num_cpus=0, max_concurrency=8, max_restarts=-1)
@@ -106,30 +55,12 @@ class SessionActor:
         self._pending: dict[str, asyncio.Future[bool]] = {}
         self._store: Store | None = None
         self._owner = f"session:{ray.get_runtime_context().get_actor_id()}"
-        self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model])), spec.chain)
-        self._tools = (*BUILTIN_TOOLS, *LEDGER_TOOLS, *(load_tool(p) for p in spec.extra_tools))
-        scrub_logs(self._keys())
+        gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model])), spec.chain)
+        self._session = Session(spec, gateway, secrets=config.provider_keys())
+        scrub_logs(config.provider_keys())
         self._context = ToolContext(workspace=Workspace(Path(spec.workspace)), limits=spec.limits,
                                     sandbox=SandboxPool(spec.sandbox_pool_size, spec.sandbox_backend,
                                                         spec.sandbox_image))
-
-    def _keys(self) -> list[str]:
-        return [c.api_key.get_secret_value() for c in self._config.endpoints.values() if c.api_key]
-
-    def _guarded(self, registry: ToolRegistry) -> ToolBox:
-        """The session's tools under the security layer (unless switched off): untrusted output
-        quarantined, arguments checked against the capability policy and the egress gate, and the
-        session's own provider keys scrubbed from anything a tool sends."""
-        security = self._config.spec.security
-        if not security.enabled:
-            return registry
-        scrubber = Scrubber(self._keys(), pii=False)
-        gate = EgressGate(EgressPolicy(allow_hosts=tuple(security.allow_hosts)), scrubber)
-        untrusted = [s.name for s in registry.specs if any(fnmatch.fnmatchcase(s.name, p)
-                                                            for p in security.untrusted_tools)]
-        return QuarantinedTools(registry, models=self._gateway, reader=self._config.spec.chain[0],
-                                policy=default_policy(tuple(security.contacts)), gate=gate, scrubber=scrubber,
-                                untrusted_tools=untrusted)
 
     async def pid(self) -> int:
         return os.getpid()
@@ -170,13 +101,8 @@ class SessionActor:
             await store.decide_approval(run_id, approved, request_id)
             return approved
 
-        registry = ToolRegistry(self._tools, policy=self._config.spec.approval, approver=ask)
-        tools = self._guarded(registry)
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
-        policy = self._config.spec.verification
-        verifier = execution_verifier(context, policy_verifier(policy, self._gateway) if policy else declared_checks)
-        loop = AgentLoop(self._gateway, tools, context, on_step=on_step, verifier=verifier,
-                         stuck_repeats=self._config.spec.stuck_repeats)
+        loop = self._session.loop(context, ask, on_step)
 
         async def drive() -> None:
             try:

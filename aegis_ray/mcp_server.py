@@ -3,6 +3,15 @@
 Every call goes through the same `ToolRegistry` path as a model's calls: schema validation,
 workspace confinement, the sandbox for execution, and the approval policy (`auto` or `deny` here:
 an MCP host asks its own user before it calls a tool). Transports: stdio, or streamable HTTP.
+
+No security guard (`security.guard.defended_toolbox`) is put over these tools, on purpose: it
+defends an Aegis planner model from content Aegis's tools bring in, and here there is none. The
+planner is the host's model, outside Aegis: every argument arrives from it, so Aegis has no
+provenance to label tainted and the capability policy has nothing to decide; quarantining a
+tool's output would withhold it from the very caller who asked for it (and one server's variables
+would be shared by all its clients); no tool here sends anything over the network (`run` is one
+tool-less model answer, `verify` is local, and exec runs sandboxed without network), so the
+egress gate has no request to check. Confinement, the sandbox and the approval policy still hold.
 """
 
 from __future__ import annotations
@@ -12,12 +21,12 @@ from typing import Any
 
 from pydantic import Field
 
+from aegis_ray.checks import run_checks
 from aegis_ray.providers.gateway import Gateway
 from aegis_ray.runner import answer_task
 from aegis_ray.tools.base import Effect, Tool, ToolArgs, ToolContext, tool
 from aegis_ray.tools.registry import ToolRegistry
 from aegis_ray.types import Check, RunSpec, ToolCall
-from aegis_ray.verify.deterministic import run_checks
 
 
 class RunArgs(ToolArgs):

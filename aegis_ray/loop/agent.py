@@ -4,7 +4,7 @@
     act       one model turn through the gateway (forced tool use on the first turn if asked)
     observe   run the turn's tool calls, in parallel, through the registry (validation, approvals)
     reflect   stuck? over budget? else act again
-    verify    the answer must pass the verifier (the task's declared checks by default; a
+    verify    the answer must pass the verifier (`aegis_ray.checks.declared_checks` by default; a
               verification policy with `aegis_ray.verify.policy.policy_verifier`)
     stop      accepted; or abstained / failed / stuck / budget_exceeded with the reason
 
@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from aegis_ray.checks import Verifier, declared_checks
 from aegis_ray.errors import AegisError, ApprovalPendingError
 from aegis_ray.loop.guards import spend_breach, stuck_reason, turn_breach
 from aegis_ray.loop.states import TERMINAL, LoopState, check_transition
@@ -38,7 +39,6 @@ from aegis_ray.types import (
     Step,
     ToolResult,
 )
-from aegis_ray.verify.deterministic import run_checks
 
 AGENT_SYSTEM_PROMPT = (
     "You are Aegis, an autonomous agent working in a sandboxed workspace. Use the tools to act: paths "
@@ -47,18 +47,6 @@ AGENT_SYSTEM_PROMPT = (
 )
 
 StepListener = Callable[[Step, RunState], Awaitable[None]]
-Verifier = Callable[[RunState, str], Awaitable[Answer]]
-"""Decides on the final answer text: an `Answer` (with claims and citations), or an abstention."""
-
-
-async def declared_checks(state: RunState, answer: str) -> Answer:
-    """The default verifier: every deterministic check the task declared must pass."""
-    if not answer.strip():
-        return Answer(text="", abstained=True, reason="the model gave an empty answer")
-    failed = [o.reason for o in run_checks(state.spec.checks, answer) if not o.passed]
-    if failed:
-        return Answer(text="", abstained=True, reason="; ".join(failed))
-    return Answer(text=answer)
 
 
 class AgentLoop:

@@ -19,12 +19,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from aegis_ray.checks import run_checks
 from aegis_ray.errors import AegisError
 from aegis_ray.plan.dag import validate
 from aegis_ray.security.taint import TRUSTED, Label, join_all, untrusted
 from aegis_ray.store import Store
 from aegis_ray.types import Frozen, Plan, PlanStep
-from aegis_ray.verify.deterministic import run_checks
 
 StepRunner = Callable[[PlanStep, dict[str, str]], Awaitable[str]]
 """Runs one step given the outputs of its dependencies (by step id); returns its output."""

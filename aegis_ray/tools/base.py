@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -73,7 +74,7 @@ class Tool:
     transactional: bool = False
     """Its effect is writes through `ctx.effect_writer`, committed atomically with its record."""
 
-    @property
+    @cached_property  # a schema costs ~1.5 ms to derive, and the loop asks for every tool's each turn
     def spec(self) -> ToolSpec:
         schema = dict(self.input_schema or self.args_model.model_json_schema())
         schema.pop("title", None)

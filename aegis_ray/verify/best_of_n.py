@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from aegis_ray.checks import run_checks
 from aegis_ray.errors import BadInputError
 from aegis_ray.types import Check
 from aegis_ray.verify.base import CallCounter, Models, Outcome, method_run, model_identity
-from aegis_ray.verify.deterministic import run_checks
 from aegis_ray.verify.equivalence import normalise
 from aegis_ray.verify.prompts import VerifyTask, answer_request, is_abstention, parse_score, task_request
 

@@ -1,59 +1,18 @@
-"""Deterministic verifiers: the checks a task declares on its final answer, and arithmetic.
+"""Deterministic verification of arithmetic: any `expression = value` a claim states is
+re-computed (an AST walk over numbers and operators, never `eval`).
 
-They are the cheapest and most trustworthy layer, so they run first wherever they apply: contains,
-equals (normalised), an RE2 pattern (linear time on hostile text), a JSON schema; and any
-`expression = value` a claim states is re-computed (an AST walk over numbers and operators, never
-`eval`).
+Like the checks a task declares on its final answer (`aegis_ray.checks`), it is the cheapest and
+most trustworthy layer, so it runs first wherever it applies.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import math
 import operator
 import re
 
-import jsonschema
-import re2
-
-from aegis_ray.types import Check, ContainsCheck, EqualsCheck, Frozen, JsonSchemaCheck, RegexCheck
-
-
-class CheckOutcome(Frozen):
-    check: str
-    passed: bool
-    reason: str
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.casefold().split()).rstrip(".")
-
-
-def run_check(check: Check, answer: str) -> CheckOutcome:
-    label = check.model_dump_json(by_alias=True)
-    if isinstance(check, ContainsCheck):
-        passed = check.text in answer
-        reason = f"answer {'contains' if passed else 'lacks'} {check.text!r}"
-    elif isinstance(check, EqualsCheck):
-        passed = (_normalise(answer) == _normalise(check.value)) if check.normalise else answer == check.value
-        reason = f"answer {'equals' if passed else 'differs from'} {check.value!r}"
-    elif isinstance(check, RegexCheck):
-        passed = re2.search(check.pattern, answer) is not None
-        reason = f"answer {'matches' if passed else 'does not match'} /{check.pattern}/"
-    else:
-        assert isinstance(check, JsonSchemaCheck)
-        try:
-            jsonschema.validate(json.loads(answer), check.json_schema)
-            passed, reason = True, "answer is JSON valid against the schema"
-        except (ValueError, jsonschema.ValidationError) as exc:
-            passed, reason = False, f"answer is not JSON valid against the schema: {str(exc).splitlines()[0]}"
-    return CheckOutcome(check=label, passed=passed, reason=reason)
-
-
-def run_checks(checks: tuple[Check, ...], answer: str) -> list[CheckOutcome]:
-    return [run_check(c, answer) for c in checks]
-
+from aegis_ray.checks import CheckOutcome
 
 _ARITHMETIC = re.compile(r"(?P<expr>[-+*/()%.\d\s×÷^]*\d[-+*/()%.\d\s×÷^]*?)\s*=\s*(?P<value>-?\d+(?:\.\d+)?)")
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,

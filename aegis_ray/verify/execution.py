@@ -12,10 +12,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from aegis_ray.loop.agent import Verifier
+from aegis_ray.checks import CheckOutcome, Verifier
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.types import Answer, RunState, ToolCall
-from aegis_ray.verify.deterministic import CheckOutcome
 from aegis_ray.verify.prompts import is_abstention
 
 MAX_WORKSPACE_BYTES = 64 * 2**20

@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from aegis_ray.checks import Verifier, declared_checks, run_checks
 from aegis_ray.errors import BadInputError
-from aegis_ray.loop.agent import Verifier, declared_checks
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.memory.retrieval import HybridIndex
 from aegis_ray.types import Answer, Check, Frozen, RunState
@@ -24,7 +24,6 @@ from aegis_ray.verify.base import CallCounter, Models, Outcome, counting_calls, 
 from aegis_ray.verify.best_of_n import CheckScorer, JudgeScorer, best_of_n
 from aegis_ray.verify.claims import ClaimVerifier, verify_claims
 from aegis_ray.verify.cove import chain_of_verification
-from aegis_ray.verify.deterministic import run_checks
 from aegis_ray.verify.ensemble import Quorum, ensemble
 from aegis_ray.verify.entropy import semantic_entropy
 from aegis_ray.verify.equivalence import EmbeddingSimilarity, Equivalence, LLMEntailment, NormalisedMatch

@@ -1,0 +1,106 @@
+"""A session's engine side: what a session is (`SessionSpec`, `SessionConfig`), its tools, and the
+agent loop a run of it drives.
+
+`Session(spec, gateway, secrets=...)` loads the session's tools once; `Session.loop(context,
+approver, on_step)` assembles a run's `AgentLoop`: the tools in a registry with the session's
+approval policy, under the security layer (`security.guard.defended_toolbox`, with the session's
+security settings, its provider keys scrubbed, its first model as the quarantined reader) unless
+the spec switches it off, and the verifier (the declared checks, or the spec's verification
+policy; then re-execution). Where it runs (a Ray actor, durability, event streaming, waiting on
+approvals) is the caller's: `actors.session_actor`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aegis_ray.checks import declared_checks
+from aegis_ray.config import SecuritySettings
+from aegis_ray.loop.agent import AgentLoop, StepListener
+from aegis_ray.providers import EndpointConfig, Gateway
+from aegis_ray.sandbox import SandboxBackend, SandboxLimits
+from aegis_ray.security.guard import defended_toolbox
+from aegis_ray.tools import BUILTIN_TOOLS, ApprovalPolicy, Approver, Tool, ToolContext, ToolRegistry
+from aegis_ray.tools.ledger import LEDGER_TOOLS
+from aegis_ray.tools.registry import ToolBox
+from aegis_ray.verify.execution import execution_verifier
+from aegis_ray.verify.policy import VerificationPolicy, policy_verifier
+
+
+class SessionSpec(BaseModel):
+    """What a session is, without credentials: persisted with each run so any process can resume it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workspace: str
+    chain: tuple[str, ...]
+    approval: ApprovalPolicy = "ask"
+    approvals: Literal["live", "park"] = "live"
+    sandbox_backend: SandboxBackend = "auto"
+    sandbox_image: str | None = None
+    sandbox_pool_size: int = 2
+    limits: SandboxLimits = SandboxLimits()
+    stuck_repeats: int = 3
+    extra_tools: tuple[str, ...] = Field(default=(), description="'module:attribute' of extra Tool objects.")
+    verification: VerificationPolicy | None = Field(
+        default=None, description="Verify the final answer with this policy (default: the declared checks only).")
+    security: SecuritySettings = SecuritySettings()
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model the session calls: its chain, and its verification judge and voters."""
+        policy = self.verification
+        checkers = (policy.judge, *policy.voters) if policy and policy.judge else policy.voters if policy else ()
+        return tuple(dict.fromkeys((*self.chain, *checkers)))
+
+
+class SessionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    spec: SessionSpec
+    endpoints: dict[str, EndpointConfig]
+    database_url: str | None = None
+    home: str
+    lease_s: float = 300.0
+
+    def provider_keys(self) -> list[str]:
+        """The session's own provider keys: scrubbed from logs and from anything a tool sends."""
+        return [c.api_key.get_secret_value() for c in self.endpoints.values() if c.api_key]
+
+
+def load_tool(path: str) -> Tool:
+    module, _, attribute = path.partition(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if not isinstance(found, Tool):
+        raise TypeError(f"{path} is not a Tool")
+    return found
+
+
+class Session:
+    def __init__(self, spec: SessionSpec, gateway: Gateway, *, secrets: Sequence[str] = ()) -> None:
+        self.spec = spec
+        self.gateway = gateway
+        self.secrets = tuple(secrets)
+        self.tools: tuple[Tool, ...] = (*BUILTIN_TOOLS, *LEDGER_TOOLS, *(load_tool(p) for p in spec.extra_tools))
+
+    def toolbox(self, approver: Approver) -> ToolBox:
+        """The session's tools under the security layer (unless switched off): untrusted output
+        quarantined, arguments checked against the capability policy and the egress gate, and the
+        session's own provider keys scrubbed from anything a tool sends."""
+        spec = self.spec
+        if not spec.security.enabled:
+            return ToolRegistry(self.tools, policy=spec.approval, approver=approver)
+        return defended_toolbox(lambda _gate: self.tools, security=spec.security, models=self.gateway,
+                                reader=spec.chain[0], secrets=self.secrets, approval=spec.approval,
+                                approver=approver)
+
+    def loop(self, context: ToolContext, approver: Approver, on_step: StepListener | None = None) -> AgentLoop:
+        """A run's agent loop, ready to `run`."""
+        policy = self.spec.verification
+        verifier = execution_verifier(context, policy_verifier(policy, self.gateway) if policy else declared_checks)
+        return AgentLoop(self.gateway, self.toolbox(approver), context, on_step=on_step, verifier=verifier,
+                         stuck_repeats=self.spec.stuck_repeats)
