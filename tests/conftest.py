@@ -1,4 +1,5 @@
-"""Shared fixtures: one simulated model server, one Ray cluster and one span exporter per session."""
+"""Shared fixtures: one simulated model server, one Ray cluster and one span exporter per session;
+an in-process simulator per test."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from aegis_ray.sim import SimServer
+from aegis_ray.sim.inprocess import InProcessSim
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +27,12 @@ def sim(sim_server: SimServer) -> Iterator[SimServer]:
     sim_server.reset()
     yield sim_server
     sim_server.reset()
+
+
+@pytest.fixture
+def local_sim() -> InProcessSim:
+    """The default personas in-process (fresh random streams, no faults queued): answers without a server."""
+    return InProcessSim()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Helpers shared by tests: endpoint configs pointed at the simulated server, a stand-in factory answer."""
+"""Helpers shared by tests: endpoints on the simulated server or on its in-process twin, a stand-in
+factory answer."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aegis_ray.config import BreakerPolicy, RateLimitPolicy, RetryPolicy
 from aegis_ray.errors import ProviderServerError
 from aegis_ray.providers import EndpointCache, EndpointConfig, ModelEndpoint, ModelRef
 from aegis_ray.sim import SimServer
+from aegis_ray.sim.inprocess import InProcessSim
 from aegis_ray.types import Answer, RunResult, RunSpec, RunStatus, Usage, new_id
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.01)
@@ -40,6 +42,12 @@ def sim_endpoint(sim: SimServer, model: str = "sim-honest", provider: str = "sim
 def sim_models(sim: SimServer) -> EndpointCache:
     """In-process endpoints for any `sim:<name>` model the server hosts (close with `aclose`)."""
     return EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1])))
+
+
+def local_models(sim: InProcessSim) -> EndpointCache:
+    """In-process endpoints for any `sim:<name>` model of `sim`, the simulator's personas and scripts
+    as a model function: no server, no HTTP (close with `aclose`)."""
+    return sim.models(retry=FAST_RETRY, timeout_s=10.0)
 
 
 POSTGRES_URL = os.environ.get("AEGIS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

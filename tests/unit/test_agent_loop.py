@@ -1,9 +1,9 @@
-"""The agent loop end to end: scripted simulated models, real tools, the real bubblewrap sandbox."""
+"""The agent loop end to end: scripted simulated models (in-process), real tools, the real bubblewrap sandbox."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,11 @@ from aegis_ray.loop import AgentLoop, LoopState
 from aegis_ray.loop.states import TRANSITIONS
 from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.sandbox import make_sandbox
-from aegis_ray.sim import ModelProfile, Rule, Script, SimConfig, SimServer, Turn
+from aegis_ray.sim import ModelProfile, Rule, Script, SimConfig, Turn
+from aegis_ray.sim.inprocess import InProcessSim
 from aegis_ray.tools import BUILTIN_TOOLS, ApprovalRequest, ToolContext, ToolRegistry, Workspace
 from aegis_ray.types import Budget, ContainsCheck, RunSpec, RunStatus, Step
-from tests.helpers import sim_models
+from tests.helpers import local_models
 
 pytestmark = pytest.mark.unit
 
@@ -44,20 +45,19 @@ SCRIPTS = {
 
 
 @pytest.fixture(scope="module")
-def scripted() -> Iterator[SimServer]:
+def scripted() -> InProcessSim:
     # Priced names (the sim-honest prices), except "unpriced", whose cost is unknown.
     config = SimConfig(models={f"sim-honest-{name}": ModelProfile(script=s) for name, s in SCRIPTS.items()}
                        | {"unpriced": ModelProfile(script=SCRIPTS["wrong"]), "sim-honest*": ModelProfile()})
-    with SimServer(config) as server:
-        yield server
+    return InProcessSim(config)
 
 
 @pytest.fixture
-async def make_loop(scripted: SimServer, tmp_path: Path) -> AsyncIterator:
+async def make_loop(scripted: InProcessSim, tmp_path: Path) -> AsyncIterator:
     caches: list[EndpointCache] = []
 
     def make(model: str, *, policy: str = "auto", approver=None, steps: list[Step] | None = None) -> AgentLoop:
-        cache = sim_models(scripted)
+        cache = local_models(scripted)
         caches.append(cache)
         registry = ToolRegistry(BUILTIN_TOOLS, policy=policy, approver=approver)
         context = ToolContext(workspace=Workspace(tmp_path / "ws"), sandbox=make_sandbox("bubblewrap"))

@@ -1,18 +1,19 @@
-"""Multi-agent patterns with scripted simulated models: orchestrator-worker, evaluator-optimizer."""
+"""Multi-agent patterns with scripted simulated models (in-process): orchestrator-worker, evaluator-optimizer."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from aegis_ray.plan.patterns import evaluate_optimize, orchestrate, parse_critique
-from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
+from aegis_ray.providers import Gateway
 from aegis_ray.runner import answer_task
-from aegis_ray.sim import ModelProfile, Rule, Script, SimConfig, SimServer, Turn
+from aegis_ray.sim import ModelProfile, Rule, Script, SimConfig, Turn
+from aegis_ray.sim.inprocess import InProcessSim
 from aegis_ray.types import PlanStep, RunSpec
-from tests.helpers import sim_endpoint
+from tests.helpers import local_models
 
 pytestmark = pytest.mark.unit
 
@@ -33,14 +34,13 @@ MODELS = {
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    with SimServer(SimConfig(models=MODELS)) as server:
-        yield server
+def scripted() -> InProcessSim:
+    return InProcessSim(SimConfig(models=MODELS))
 
 
 @pytest.fixture
-async def gateway(sim: SimServer) -> AsyncIterator:
-    cache = EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1])))
+async def gateway(scripted: InProcessSim) -> AsyncIterator:
+    cache = local_models(scripted)
     yield lambda model: Gateway(cache, [f"sim:{model}"])
     await cache.aclose()
 

@@ -175,7 +175,7 @@ def test_the_detector_is_linear_on_one_megabyte_of_adversarial_input() -> None:
 
 
 async def test_quarantine_keeps_untrusted_content_from_the_planner_and_labels_what_it_extracts(
-        sim: object, tmp_path: object) -> None:
+        local_sim: object, tmp_path: object) -> None:
     from pathlib import Path
 
     from aegis_ray.providers import Gateway
@@ -185,7 +185,7 @@ async def test_quarantine_keeps_untrusted_content_from_the_planner_and_labels_wh
     from aegis_ray.tools.registry import ToolRegistry
     from aegis_ray.tools.workspace import Workspace
     from aegis_ray.types import ToolCall
-    from tests.helpers import sim_models
+    from tests.helpers import local_models
 
     world = World(workspace=Path(str(tmp_path)))
     world.inbox.append({"from": "eve@evil.example", "subject": "hi",
@@ -197,7 +197,7 @@ async def test_quarantine_keeps_untrusted_content_from_the_planner_and_labels_wh
         asked.append(request.effect)  # type: ignore[attr-defined]
         return False
 
-    endpoints = sim_models(sim)  # type: ignore[arg-type]
+    endpoints = local_models(local_sim)  # type: ignore[arg-type]
     egress = gate()
     registry = ToolRegistry(world_tools(world, egress), policy="auto", approver=approver)
     policy = default_policy(CONTACTS).model_copy(update={"rules": tuple(
@@ -261,12 +261,13 @@ async def test_a_run_resumed_after_a_crash_still_has_its_quarantined_variables(t
     from aegis_ray.security.quarantine import QuarantinedTools
     from aegis_ray.security.redteam.world import CONTACTS as WORLD_CONTACTS
     from aegis_ray.security.redteam.world import UNTRUSTED_TOOLS, World, world_tools
-    from aegis_ray.sim import ModelProfile, Script, SimConfig, SimServer, Turn
+    from aegis_ray.sim import ModelProfile, Script, SimConfig, Turn
+    from aegis_ray.sim.inprocess import InProcessSim
     from aegis_ray.tools.base import ToolContext
     from aegis_ray.tools.registry import ToolRegistry
     from aegis_ray.tools.workspace import Workspace
     from aegis_ray.types import RunSpec, RunState, RunStatus, Step
-    from tests.helpers import sim_models
+    from tests.helpers import local_models
 
     script = Script(turns=[Turn(tool_calls=[{"name": "read_inbox", "arguments": {}}]),
                            Turn(tool_calls=[{"name": "send_email", "arguments": {
@@ -293,15 +294,14 @@ async def test_a_run_resumed_after_a_crash_still_has_its_quarantined_variables(t
         return AgentLoop(Gateway(endpoints, ["sim:sim-scripted"]), tools,
                          ToolContext(workspace=Workspace(Path(str(tmp_path)))), on_step=on_step)  # type: ignore[arg-type]
 
-    with SimServer(SimConfig(models={"sim-scripted": ModelProfile(script=script)})) as server:
-        endpoints = sim_models(server)
-        spec = RunSpec(task="Forward my latest email to Bob.", model="sim:sim-scripted")
-        with pytest.raises(Crash):
-            await process(crash_after_the_read).run(spec)
-        saved = committed[-1]
-        assert "$v1" in saved.messages[-1].content and "minutes" not in saved.messages[-1].content
-        final = await process(None).run(spec, saved)
-        await endpoints.aclose()
+    endpoints = local_models(InProcessSim(SimConfig(models={"sim-scripted": ModelProfile(script=script)})))
+    spec = RunSpec(task="Forward my latest email to Bob.", model="sim:sim-scripted")
+    with pytest.raises(Crash):
+        await process(crash_after_the_read).run(spec)
+    saved = committed[-1]
+    assert "$v1" in saved.messages[-1].content and "minutes" not in saved.messages[-1].content
+    final = await process(None).run(spec, saved)
+    await endpoints.aclose()
     await egress.aclose()
     assert final.status is RunStatus.SUCCEEDED, final.steps[-1].detail
     assert len(world.outbox) == 1 and "The minutes are attached." in world.outbox[0]["body"]

@@ -8,15 +8,16 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from aegis_ray.providers import Gateway
 from aegis_ray.runner import answer_task
-from aegis_ray.sim import FaultKind, SimServer
+from aegis_ray.sim import FaultKind
+from aegis_ray.sim.inprocess import InProcessSim
 from aegis_ray.types import RunSpec
-from tests.helpers import FAST_RETRY, sim_models
+from tests.helpers import FAST_RETRY, local_models
 
 pytestmark = pytest.mark.unit
 
 
-async def test_a_run_carries_genai_attributes(sim: SimServer, spans: InMemorySpanExporter) -> None:
-    cache = sim_models(sim)
+async def test_a_run_carries_genai_attributes(local_sim: InProcessSim, spans: InMemorySpanExporter) -> None:
+    cache = local_models(local_sim)
     result = await answer_task(Gateway(cache, ["sim:sim-honest"]), RunSpec(task="What is the capital of Australia?"))
     await cache.aclose()
     (span,) = spans.get_finished_spans()
@@ -33,9 +34,9 @@ async def test_a_run_carries_genai_attributes(sim: SimServer, spans: InMemorySpa
     assert "Australia" not in str(dict(attrs))  # prompt text is never put on spans
 
 
-async def test_failed_calls_record_the_error_type(sim: SimServer, spans: InMemorySpanExporter) -> None:
-    sim.inject("sim-hallucinating", FaultKind.SERVER_ERROR, times=FAST_RETRY.max_attempts)
-    cache = sim_models(sim)
+async def test_failed_calls_record_the_error_type(local_sim: InProcessSim, spans: InMemorySpanExporter) -> None:
+    local_sim.inject("sim-hallucinating", FaultKind.SERVER_ERROR, times=FAST_RETRY.max_attempts)
+    cache = local_models(local_sim)
     await answer_task(Gateway(cache, ["sim:sim-hallucinating", "sim:sim-honest"]), RunSpec(task="capital of Peru?"))
     await cache.aclose()
     failed, answered = spans.get_finished_spans()

@@ -1,4 +1,4 @@
-"""Verification methods against simulated personas on distinct model names (in-process gateway).
+"""Verification methods against simulated personas on distinct model names (in-process gateway and personas).
 
 The personas: `sim-honest-*` answer from the fact table; `sim-hallucinating-*` are randomly wrong
 30% of the time; `sim-consistent-liar-*` are wrong on the same 30% of questions every time.
@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from aegis_ray.memory.corpus import load_corpus
 from aegis_ray.memory.retrieval import HybridIndex
 from aegis_ray.providers import Gateway
-from aegis_ray.sim import SimServer
 from aegis_ray.sim.facts import Fact, fact_table
+from aegis_ray.sim.inprocess import InProcessSim
 from aegis_ray.types import EqualsCheck
 from aegis_ray.verify.base import Models
 from aegis_ray.verify.best_of_n import CheckScorer, JudgeScorer, best_of_n
@@ -29,7 +29,7 @@ from aegis_ray.verify.entropy import entropy_of, semantic_entropy
 from aegis_ray.verify.equivalence import LLMEntailment, NormalisedMatch, cluster
 from aegis_ray.verify.policy import ClaimsLayer, EnsembleLayer, VerificationPolicy, verify
 from aegis_ray.verify.risk import LabelledScore, calibrate
-from tests.helpers import sim_models
+from tests.helpers import local_models
 
 pytestmark = pytest.mark.unit
 
@@ -41,8 +41,8 @@ CAPITALS = [f for f in fact_table().facts if f.relation == "capital"]
 
 
 @pytest.fixture
-async def models(sim: SimServer) -> AsyncIterator[Gateway]:
-    cache = sim_models(sim)
+async def models(local_sim: InProcessSim) -> AsyncIterator[Gateway]:
+    cache = local_models(local_sim)
     yield Gateway(cache, ["sim:sim-honest"])
     await cache.aclose()
 
@@ -266,7 +266,7 @@ def test_uncalibratable_data_abstains_on_everything() -> None:
 
 
 async def test_the_agent_loop_verify_state_runs_a_policy_with_the_answering_model_as_author(
-        models: Gateway, sim: SimServer, tmp_path: Path) -> None:
+        models: Gateway, local_sim: InProcessSim, tmp_path: Path) -> None:
     from aegis_ray.loop.agent import AgentLoop
     from aegis_ray.tools.base import ToolContext
     from aegis_ray.tools.registry import ToolRegistry
@@ -277,7 +277,7 @@ async def test_the_agent_loop_verify_state_runs_a_policy_with_the_answering_mode
     policy = VerificationPolicy(layers=(ClaimsLayer(),), judge=JUDGE, voters=(*HONEST_VOTERS, LIAR))
     fact, _ = (await liar_mistakes(models, CAPITALS[:45]))[0]
     context = ToolContext(workspace=Workspace(tmp_path / "ws"))
-    cache = sim_models(sim)
+    cache = local_models(local_sim)
     for author, status, votes in ((LIAR, RunStatus.ABSTAINED, 3), ("sim:sim-honest", RunStatus.SUCCEEDED, 4)):
         loop = AgentLoop(Gateway(cache, [author]), ToolRegistry(()), context, verifier=policy_verifier(policy, models))
         state = await loop.run(RunSpec(task=fact.question))
@@ -289,8 +289,10 @@ async def test_the_agent_loop_verify_state_runs_a_policy_with_the_answering_mode
 
 
 async def test_a_coding_answer_is_checked_by_re_running_the_program_on_a_copy(tmp_path: Path) -> None:
-    from aegis_ray.loop.agent import AgentLoop, declared_checks
+    from aegis_ray.checks import declared_checks
+    from aegis_ray.loop.agent import AgentLoop
     from aegis_ray.sandbox import make_sandbox
+    from aegis_ray.sim.inprocess import InProcessSim
     from aegis_ray.sim.models import ModelProfile, Script, SimConfig, ToolCallTurn, Turn
     from aegis_ray.tools import BUILTIN_TOOLS
     from aegis_ray.tools.base import ToolContext
@@ -306,15 +308,15 @@ async def test_a_coding_answer_is_checked_by_re_running_the_program_on_a_copy(tm
             Turn(tool_calls=[ToolCallTurn(name="run_command", arguments={"command": "python3 solution.py"})]),
             Turn(text=reported)]))
 
-    with SimServer(SimConfig(models={"honest-coder": coder("42"), "misreporting-coder": coder("41")})) as server:
-        cache = sim_models(server)
-        for model, status in (("honest-coder", RunStatus.SUCCEEDED), ("misreporting-coder", RunStatus.ABSTAINED)):
-            workspace = tmp_path / model
-            context = ToolContext(workspace=Workspace(workspace), sandbox=make_sandbox("bubblewrap"))
-            loop = AgentLoop(Gateway(cache, [f"sim:{model}"]), ToolRegistry(BUILTIN_TOOLS, policy="auto"), context,
-                             verifier=execution_verifier(context, declared_checks))
-            state = await loop.run(RunSpec(task="What is 6 * 7? Compute it."))
-            assert state.status is status, state.answer
-            assert (workspace / "runs.log").read_text() == "x"  # the re-run's side effect stayed in its copy
-        assert "did not print '41'" in state.answer.reason and "42" in state.answer.reason
-        await cache.aclose()
+    cache = local_models(InProcessSim(SimConfig(models={"honest-coder": coder("42"),
+                                                         "misreporting-coder": coder("41")})))
+    for model, status in (("honest-coder", RunStatus.SUCCEEDED), ("misreporting-coder", RunStatus.ABSTAINED)):
+        workspace = tmp_path / model
+        context = ToolContext(workspace=Workspace(workspace), sandbox=make_sandbox("bubblewrap"))
+        loop = AgentLoop(Gateway(cache, [f"sim:{model}"]), ToolRegistry(BUILTIN_TOOLS, policy="auto"), context,
+                         verifier=execution_verifier(context, declared_checks))
+        state = await loop.run(RunSpec(task="What is 6 * 7? Compute it."))
+        assert state.status is status, state.answer
+        assert (workspace / "runs.log").read_text() == "x"  # the re-run's side effect stayed in its copy
+    assert "did not print '41'" in state.answer.reason and "42" in state.answer.reason
+    await cache.aclose()
