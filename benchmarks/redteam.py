@@ -15,7 +15,7 @@ import asyncio
 from pathlib import Path
 
 from aegis_ray.security.redteam.runner import report_table
-from aegis_ray.security_cli import run_red_team
+from aegis_ray.security.redteam.simulated import run_red_team
 from aegis_ray.sim.process import start_sim_process
 
 RESULTS = Path(__file__).parent / "results" / "redteam.json"

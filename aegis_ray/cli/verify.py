@@ -2,7 +2,7 @@
 
 The policy runs in this process and every model call fans out over a `VerifierPool` on the
 cluster (local Ray unless RAY_ADDRESS is set). Exit code 3 when the answer is an abstention, with
-the reason on stderr. Registered on the main `aegis` app by `aegis_ray.cli`.
+the reason on stderr. `AnswerCheck` is `aegis run --verify`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
-from aegis_ray.cli import app, err, join_cluster, out, reports_errors, simulated_notice, simulator
+from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError, ConfigError
 from aegis_ray.memory.corpus import load_corpus
@@ -47,7 +47,6 @@ Calibration = Annotated[Path | None, typer.Option(help="Risk control: accept onl
 AsJson = Annotated[bool, typer.Option("--json", help="Print the verification as JSON.")]
 
 
-@app.command()
 @reports_errors
 def verify(
     question: Annotated[str, typer.Argument(help="The question to answer and verify.")],
@@ -70,7 +69,6 @@ def verify(
     _run(question, model, judge, voter, answer, tuple(chosen), calibration, None, as_json, equivalence)
 
 
-@app.command("verify-claims")
 @reports_errors
 def verify_claims(
     question: Annotated[str, typer.Argument(help="The question to answer and verify claim by claim.")],
@@ -174,7 +172,6 @@ def _report(result: Verification, as_json: bool) -> None:
         raise typer.Exit(ABSTAINED_EXIT_CODE)
 
 
-@app.command()
 @reports_errors
 def calibrate(
     data: Annotated[Path, typer.Option(help='JSON lines of {"confidence": 0..1, "correct": true|false}.')],

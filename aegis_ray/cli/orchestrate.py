@@ -1,5 +1,5 @@
 """`aegis orchestrate`: a goal planned as a DAG by the model, its steps fanned out across the
-cluster by the `Orchestrator`. Registered on the main `aegis` app by `aegis_ray.cli`."""
+cluster by the `Orchestrator`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 
-from aegis_ray.cli import app, err, join_cluster, out, reports_errors, simulated_notice, simulator
+from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator
 from aegis_ray.config import load_settings
 from aegis_ray.types import RunSpec
 
 
-@app.command()
 @reports_errors
 def orchestrate(
     goal: Annotated[str, typer.Argument(help="What to achieve; the model breaks it into a plan.")],

@@ -1,5 +1,5 @@
 """`aegis redteam`: every red-team scenario against a simulated compromised model, undefended and
-defended, judged by state. Registered on the main `aegis` app by `aegis_ray.cli`."""
+defended, judged by state."""
 
 from __future__ import annotations
 
@@ -9,25 +9,11 @@ from typing import Annotated
 
 import typer
 
-from aegis_ray.cli import app, out, reports_errors, simulated_notice
-from aegis_ray.config import load_settings
-from aegis_ray.security.redteam.runner import Report, red_team, report_table
+from aegis_ray.cli.common import out, reports_errors, simulated_notice
+from aegis_ray.security.redteam.runner import report_table
+from aegis_ray.security.redteam.simulated import run_red_team
 
 
-async def run_red_team(sim_url: str, limit: int | None = None, secret: str | None = None) -> Report:
-    """The red team with in-process endpoints on the simulated server at `sim_url`."""
-    from aegis_ray.providers import EndpointCache, ModelEndpoint
-    from aegis_ray.runner import endpoint_configurer
-
-    configure = endpoint_configurer(load_settings(), sim_url)
-    endpoints = EndpointCache(lambda model: ModelEndpoint(configure(model)))
-    try:
-        return await red_team(endpoints, limit=limit, secret=secret)
-    finally:
-        await endpoints.aclose()
-
-
-@app.command()
 @reports_errors
 def redteam(
     limit: Annotated[int | None, typer.Option(min=2, help="Only the first N scenarios (attacks and twins).")] = None,

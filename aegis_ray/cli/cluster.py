@@ -1,0 +1,137 @@
+"""`aegis up`, `aegis down`, `aegis status`: the local Ray cluster that stays up between commands.
+
+Without one, every command that needs Ray starts a cluster of its own (about 10 s) and stops it at
+exit. `aegis up` starts a detached local head (and the simulated model server it keeps for its
+whole life); later commands join it in about a second. `aegis down` stops exactly its processes.
+`RAY_ADDRESS` (or `AEGIS_RAY_ADDRESS`) still wins: commands join that cluster instead. With
+`AEGIS_LOCAL_CLUSTER=keep` the first command that needs Ray runs `aegis up` for itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Annotated, Any
+
+import typer
+
+from aegis_ray.cli.common import err, out, reports_errors, status
+from aegis_ray.config import Settings, load_settings
+
+
+def _memory_mb(pids: list[int]) -> float:
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for pid in pids:
+        try:
+            total += int(open(f"/proc/{pid}/statm").read().split()[1]) * page  # noqa: SIM115
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 2**20
+
+
+def _report(settings: Settings) -> dict[str, Any]:
+    from actors.local_cluster import autostart_enabled, running
+
+    head = running(settings.home)
+    joins = settings.ray_address or os.environ.get("RAY_ADDRESS") or None
+    report: dict[str, Any] = {"up": head is not None, "home": str(settings.home), "commands_join": joins,
+                              "autostart": autostart_enabled()}
+    if head is not None:
+        pids = head.processes()
+        report |= {"address": head.address, "simulator": head.sim_url, "processes": len(pids),
+                   "memory_mb": round(_memory_mb(pids), 1), "temp_dir": head.temp_dir,
+                   "up_since": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(head.started_at))}
+        report["commands_join"] = joins or head.address
+    return report
+
+
+def _prewarm(settings: Settings, address: str, sim_url: str | None) -> None:
+    """Make the default model chain's endpoint actors now, and let the simulated ones answer once:
+    the first command after `aegis up` then finds them warm."""
+    import asyncio
+
+    from actors.cluster import connect
+    from actors.registry import ActorEndpoint
+    from aegis_ray.runner import endpoint_configurer, plan_models
+    from aegis_ray.types import Message, ModelRequest, RunSpec
+
+    plan = plan_models(settings, RunSpec(task="(aegis up)"))
+    if plan.needs_simulator and sim_url is None:
+        return
+    connect(address)
+    configure = endpoint_configurer(settings, sim_url)
+
+    async def warm() -> None:
+        for model in plan.chain:
+            endpoint = ActorEndpoint(configure(model), relay=True)
+            if model.startswith("sim:"):
+                await endpoint.complete(ModelRequest(messages=[Message.user("ping")], max_tokens=8))
+            else:  # a real provider: its actor, but no paid call
+                await endpoint.handle.node.remote()
+            await endpoint.aclose()
+
+    asyncio.run(warm())
+
+
+@reports_errors
+def up(
+    num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs the cluster offers (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the cluster's status as JSON.")] = False,
+) -> None:
+    """Start a local Ray cluster that stays up: later commands join it in about a second."""
+    from actors.local_cluster import running, start
+
+    settings = load_settings()
+    head = running(settings.home)
+    if head is not None:
+        err.print(f"the local cluster is already up at {head.address} (`aegis down` stops it)", soft_wrap=True)
+    else:
+        status("starting a local Ray cluster (~10 s)...")
+        head, _ = start(settings.home, num_cpus=num_cpus, object_store_bytes=settings.ray_object_store_mb * 2**20)
+        _prewarm(settings, head.address, head.sim_url)
+        err.print(f"local cluster up at {head.address} · simulated models at {head.sim_url}\n"
+                  "[dim]commands that need Ray now join it; `aegis down` stops it[/]", soft_wrap=True)
+    joins = settings.ray_address or os.environ.get("RAY_ADDRESS")
+    if joins:
+        err.print(f"[yellow]note:[/] RAY_ADDRESS is set: commands join {joins}, not this cluster", soft_wrap=True)
+    if as_json:
+        out.print_json(json.dumps(_report(settings)))
+
+
+@reports_errors
+def down(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Stop the local cluster `aegis up` started: exactly its processes, and its files."""
+    from actors.local_cluster import recorded, stop
+
+    settings = load_settings()
+    found = recorded(settings.home)
+    count = len(found.processes()) if found else 0
+    head = stop(settings.home)
+    if head is None:
+        err.print("no local cluster is running (nothing to stop)")
+    else:
+        err.print(f"stopped the local cluster at {head.address} ({count} processes)")
+    if as_json:
+        out.print_json(json.dumps({"stopped": head is not None, "address": head.address if head else None,
+                                   "processes": count}))
+
+
+@reports_errors
+def status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the local cluster: up or not, its address, processes and memory, where commands join."""
+    report = _report(load_settings())
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    if report["up"]:
+        out.print(f"local cluster up at {report['address']} since {report['up_since']} · {report['processes']} "
+                  f"processes · {report['memory_mb']:.0f} MB · simulated models at {report['simulator']}",
+                  markup=False, soft_wrap=True)
+    else:
+        how = ("the first command that needs Ray starts one (AEGIS_LOCAL_CLUSTER=keep)" if report["autostart"]
+               else "each command that needs Ray starts one for itself; `aegis up` keeps one up")
+        out.print(f"no local cluster: {how}", markup=False, soft_wrap=True)
+    if report["commands_join"]:
+        out.print(f"commands join {report['commands_join']}", markup=False, soft_wrap=True)

@@ -1,0 +1,126 @@
+"""`aegis factory`, `aegis worker` and `aegis queue`: batches of jobs run durably through the
+store's queue, drained by worker actors on the cluster or by any process that runs `aegis worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, store_call
+from aegis_ray.config import load_settings
+from aegis_ray.types import RunSpec
+
+
+@reports_errors
+def factory(
+    tasks: Annotated[list[str] | None, typer.Argument(help="Tasks, one job each.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help='JSONL: {"task": ...} per line.')] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model for jobs that name none.")] = None,
+    fallback: Annotated[list[str] | None, typer.Option("--fallback")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Worker actors.")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, max=4096, help="Jobs in flight per worker.")] = 16,
+    lease: Annotated[float, typer.Option(min=1, help="Seconds a claimed job is leased.")] = 30.0,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Results JSONL (default: stdout).")] = None,
+    no_drain: Annotated[bool, typer.Option("--no-drain", help="Only enqueue; `aegis worker`s drain.")] = False,
+) -> None:
+    """Run a batch of jobs durably: enqueue, drain with worker actors, write results as JSONL.
+    Running the same jobs again does not redo those already finished."""
+    import ray
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from actors.factory_worker import FactoryWorker
+    from aegis_ray.factory import WorkerOptions, job_payload, read_jobs, result_line
+    from aegis_ray.runner import endpoint_configurer, plan_models
+
+    settings = load_settings()
+    jobs = read_jobs(list(tasks or []), file)
+    plans = [plan_models(settings, RunSpec(task=j.task, model=j.model or model,
+                                           fallback_models=tuple(fallback or ()))) for j in jobs]
+    ids = list(dict.fromkeys(j.job_id for j in jobs))
+    with simulator(any(p.needs_simulator for p in plans)) as sim_url:
+        configure = endpoint_configurer(settings, sim_url)
+        endpoints = {m: configure(m) for p in plans for m in p.chain}
+        added = store_call(settings, lambda store: store.enqueue(
+            [(j.job_id, job_payload(j, p.chain)) for j, p in zip(jobs, plans, strict=True)]))
+        err.print(f"[dim]{len(ids)} jobs: {added} new, {len(ids) - added} already known[/]")
+        if any(p.simulated for p in plans):
+            simulated_notice(", ".join(sorted({m for p in plans for m in p.chain if m.startswith("sim:")})))
+        if no_drain:
+            return
+        join_cluster(settings)
+        options = WorkerOptions(concurrency=concurrency, lease_s=lease)
+        fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
+        draining = [w.drain.remote(options) for w in fleet]
+
+        async def watch(store: Any) -> dict[str, Any]:
+            columns = (TextColumn("factory"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=err, transient=False) as progress:
+                bar = progress.add_task("jobs", total=len(ids))
+                while True:
+                    found = await store.jobs_by_id(ids)
+                    finished = sum(j.status in ("done", "failed") for j in found.values())
+                    progress.update(bar, completed=finished)
+                    if finished == len(ids):
+                        break
+                    ready, _ = ray.wait(draining, num_returns=len(draining), timeout=0)
+                    if len(ready) == len(draining):
+                        ray.get(ready)  # workers stopped early: surface why
+                        break
+                    await asyncio.sleep(0.5)
+            return found
+
+        found = store_call(settings, watch)
+        ray.get(draining)
+    lines = [result_line(found.get(job_id), job_id) for job_id in ids]
+    text = "\n".join(json.dumps(line) for line in lines) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        out.file.write(text)  # stdout as it was before Ray was joined
+    failed = [line for line in lines if line["status"] != "done"]
+    where = f" · results in {output}" if output else ""
+    err.print(f"{len(lines) - len(failed)} done, {len(failed)} not done{where}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@reports_errors
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=4096)] = 16,
+    lease: Annotated[float, typer.Option(min=1, help="Seconds a claimed job is leased.")] = 30.0,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep waiting for jobs when the queue is empty.")] = False,
+) -> None:
+    """Drain the factory queue from this process (any node): the jobs anyone enqueued."""
+    import os
+
+    from actors.factory_worker import drain_through_cluster
+    from aegis_ray.factory import WorkerOptions
+    from aegis_ray.runner import endpoint_configurer
+
+    settings = load_settings()
+    with simulator(not settings.sim_url) as sim_url:
+        join_cluster(settings)
+        configure = endpoint_configurer(settings, sim_url)
+        options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
+        stats = store_call(settings, lambda store: drain_through_cluster(store, configure, f"cli:{os.getpid()}",
+                                                                         options))
+    err.print(f"worker done: {stats.finished} finished, {stats.requeued} requeued, {stats.failed} failed, "
+              f"{stats.fenced} lost to other workers, {stats.seconds:.1f} s")
+
+
+@reports_errors
+def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the factory queue: jobs by status, and the latest failures."""
+    async def look(store: Any) -> tuple[dict[str, int], list[Any]]:
+        return await store.queue_counts(), (await store.jobs("failed", limit=5))
+
+    counts, failed = store_call(load_settings(), look)
+    if as_json:
+        out.print_json(json.dumps({"counts": counts, "failed": [f.model_dump() for f in failed]}))
+        return
+    out.print("  ".join(f"{k} {v}" for k, v in counts.items()))
+    for job in failed:
+        out.print(f"failed {job.job_id}: {job.error}", markup=False)

@@ -1,0 +1,31 @@
+"""`aegis models`: the configured default model, the providers with keys, and what each provider
+kind can do (the capability matrix)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from aegis_ray.cli.common import out, reports_errors
+from aegis_ray.config import load_settings
+
+
+@reports_errors
+def models(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the configured default model, providers with keys, and the capability matrix."""
+    from aegis_ray.providers.routing import parse_model_ref
+
+    settings = load_settings()
+    kinds = ["openai", "openai-responses", "anthropic", "gemini", "sim"]
+    matrix = {k: parse_model_ref(f"{k}:x").capabilities.model_dump() for k in kinds}
+    report = {"default_model": settings.model, "fallback_models": settings.fallback_models,
+              "providers_with_keys": settings.configured_providers(), "capabilities": matrix}
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    out.print(f"default model: {settings.model or '(none: the simulated model answers)'}")
+    out.print(f"providers with keys: {', '.join(report['providers_with_keys']) or 'none'}")
+    for kind, caps in matrix.items():
+        out.print(f"  {kind:17} " + " ".join(f"{name}={'yes' if ok else 'no'}" for name, ok in caps.items()))

@@ -1,0 +1,113 @@
+"""`aegis run`: one task on the cluster, a single answer or (`--code`) an agent session with file,
+shell and Python tools in a sandboxed workspace; `--verify` checks the answer claim by claim."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from aegis_ray.cli.common import (
+    check_simulated_models,
+    drive,
+    finish,
+    join_cluster,
+    relay_calls,
+    reports_errors,
+    simulated_notice,
+    simulator,
+)
+from aegis_ray.cli.verify import AnswerCheck
+from aegis_ray.config import Settings, load_settings
+from aegis_ray.errors import BadInputError
+from aegis_ray.tools.approval import ApprovalPolicy
+from aegis_ray.types import Budget, RunResult, RunSpec, new_id
+
+if TYPE_CHECKING:
+    from aegis_ray.session import SessionSpec
+    from aegis_ray.verify.policy import VerificationPolicy
+
+
+@reports_errors
+def run(
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model, e.g. openai:gpt-4o-mini")] = None,
+    fallback: Annotated[list[str] | None, typer.Option("--fallback", help="Fallback model (repeatable).")] = None,
+    system: Annotated[str | None, typer.Option(help="System prompt.")] = None,
+    code: Annotated[bool, typer.Option("--code", help="Run an agent session with file, shell and Python "
+                                                      "tools in a sandboxed workspace.")] = False,
+    workspace: Annotated[Path | None, typer.Option(help="Workspace for --code (default: a new one under "
+                                                        "~/.aegis/workspaces).")] = None,
+    approve: Annotated[ApprovalPolicy | None, typer.Option(help="Mutating/executing tools: ask, auto or deny "
+                                                               "(default AEGIS_APPROVAL, else ask).")] = None,
+    max_steps: Annotated[int, typer.Option(min=1, help="Model turns at most.")] = 20,
+    max_usd: Annotated[float | None, typer.Option(min=0, help="Spend at most this many USD.")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Verify the answer claim by claim (corpus evidence, "
+                                                          "cross-model consensus); abstain unless it holds.")] = False,
+    corpus: Annotated[Path | None, typer.Option(help="With --verify: .txt/.md files to cite as evidence.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run one task on the cluster (RAY_ADDRESS's, else the local one of `aegis up`, else Ray started
+    for this command alone) and print the answer."""
+    from aegis_ray.runner import SIMULATED_CODER_MODEL, SIMULATED_DEFAULT_MODEL, plan_models
+
+    spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system,
+                   budget=Budget(max_steps=max_steps, max_usd=max_usd))
+    settings = load_settings()
+    plan = plan_models(settings, spec, SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
+    if corpus and not verify:
+        raise BadInputError("--corpus is the evidence for --verify", hint="add --verify")
+    if corpus and code:
+        raise BadInputError("--corpus applies to a single answer, not to a --code session",
+                            hint="drop --code, or drop --corpus (the session verifies by consensus)")
+    check = AnswerCheck(settings, plan.chain[0], corpus) if verify else None
+    check_simulated_models(settings, [*plan.chain, *(check.panel.models if check else ())])  # before Ray
+    needs_simulator = plan.needs_simulator or (check is not None and check.panel.simulated)
+    from aegis_ray.telemetry import configure_tracing
+
+    configure_tracing(settings.telemetry)
+    # Ray first (the status line says what it does), the simulator's server code loading meanwhile;
+    # then the simulator: the local cluster's own when there is one.
+    join_cluster(settings, preload=("aegis_ray.sim",) if needs_simulator else ())
+    with simulator(needs_simulator) as sim_url:
+        from aegis_ray.runner import endpoint_configurer
+
+        configure = endpoint_configurer(settings, sim_url)
+        if code:
+            session = _session_spec(settings, plan.chain, workspace, approve or settings.approval,
+                                    check.policy if check else None)
+            result = asyncio.run(drive(settings, session, spec, new_id("run"), configure, quiet=as_json))
+        else:
+            result = asyncio.run(_single_answer(spec, plan.chain, configure, relay=relay_calls()))
+            if check is not None:
+                result = asyncio.run(check.apply(result, settings, sim_url))
+    if result.simulated:
+        simulated_notice(result.model)
+    finish(result, as_json)
+
+
+async def _single_answer(spec: RunSpec, chain: tuple[str, ...], configure: Callable[[str], Any], *,
+                         relay: bool = False) -> RunResult:
+    """`relay`: through each endpoint's actor, whose SDK client is warm on a long-running cluster,
+    where this short-lived process would first import the SDK and open a connection pool."""
+    from actors.registry import ClusterModels
+    from aegis_ray.runner import answer_task
+
+    async with ClusterModels(configure, relay=relay or None) as models:
+        return await answer_task(models.gateway(chain), spec)
+
+
+def _session_spec(settings: Settings, chain: tuple[str, ...], workspace: Path | None,
+                  policy: ApprovalPolicy, verification: VerificationPolicy | None = None) -> SessionSpec:
+    from aegis_ray.session import SessionSpec
+
+    root = (workspace or settings.home / "workspaces" / new_id("ws")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    live = policy == "ask" and sys.stdin.isatty()
+    return SessionSpec(workspace=str(root), chain=chain, approval=policy, approvals="live" if live else "park",
+                       sandbox_backend=settings.sandbox.backend, sandbox_image=settings.sandbox.image,
+                       limits=settings.sandbox.limits, verification=verification, security=settings.security)

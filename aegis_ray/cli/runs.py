@@ -1,0 +1,73 @@
+"""`aegis runs` and `aegis approve`: durable runs in the store, listed, and a parked run's pending
+approvals decided before it resumes from its last committed step."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+
+from aegis_ray.cli.common import (
+    drive,
+    err,
+    finish,
+    join_cluster,
+    out,
+    reports_errors,
+    simulated_notice,
+    simulator,
+    store_call,
+)
+from aegis_ray.config import load_settings
+from aegis_ray.errors import BadInputError
+from aegis_ray.types import RunStatus
+
+
+@reports_errors
+def runs(
+    status: Annotated[RunStatus | None, typer.Option(help="Only runs with this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List recent runs from the store, newest first."""
+    records = store_call(load_settings(), lambda store: store.list_runs(limit, status))
+    if as_json:
+        out.print_json(json.dumps([{"run_id": r.run_id, "status": r.status.value, "task": r.spec.task,
+                                    "steps": r.step_count, "updated": r.updated} for r in records]))
+        return
+    for r in records:
+        out.print(f"{r.run_id}  {r.status.value:17} {r.step_count:3} steps  {r.spec.task[:60]}", markup=False)
+
+
+@reports_errors
+def approve(
+    run_id: Annotated[str, typer.Argument(help="The parked run.")],
+    deny: Annotated[bool, typer.Option("--deny", help="Deny instead of approve.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Decide a parked run's pending approvals, then resume it from its last committed step."""
+    from aegis_ray.runner import endpoint_configurer
+    from aegis_ray.session import SessionSpec
+
+    settings = load_settings()
+
+    async def decide(store: Any) -> tuple[Any, int]:
+        record = await store.load_run(run_id)
+        if record is None or record.session is None:
+            raise BadInputError(f"no resumable run {run_id!r}", hint="list runs with `aegis runs`")
+        return record, await store.decide_approval(run_id, approved=not deny)
+
+    record, decided = store_call(settings, decide)
+    err.print(f"[dim]{'denied' if deny else 'approved'} {decided} pending request(s) of {run_id}[/]")
+    session = SessionSpec.model_validate(record.session)
+    needs_sim = any(m.startswith("sim:") for m in session.models) and not settings.sim_url
+    with simulator(needs_sim) as sim_url:
+
+        join_cluster(settings)
+        result = asyncio.run(drive(settings, session, record.spec, run_id, endpoint_configurer(settings, sim_url),
+                                   quiet=as_json))
+    if result.simulated:
+        simulated_notice(result.model)
+    finish(result, as_json)
