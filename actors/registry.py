@@ -4,7 +4,9 @@
 Actors are named `provider:<model>:<key>` in the `aegis` namespace, where the key hashes the model,
 base URL and credentials: every process in the cluster that configures the same endpoint gets the
 same actor (and so the same limits), and a changed key or URL gets a fresh one. They are detached,
-so they outlive the driver that created them and keep serving the rest of the cluster.
+so they outlive the driver that created them and keep serving the rest of the cluster; the actors
+of a server that dies with its command (the CLI's own simulator, on a cluster it joined) are let go
+at its end (`release_provider_actors`).
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ def _is_loopback(url: str | None) -> bool:
         return False
 
 
+def actor_name(config: EndpointConfig) -> str:
+    return f"provider:{config.ref.name}:{config.key}"
+
+
 def provider_actor(config: EndpointConfig) -> ray.actor.ActorHandle:
     """The cluster's one actor for this endpoint, created on first use."""
     options: dict[str, object] = {
-        "name": f"provider:{config.ref.name}:{config.key}", "namespace": NAMESPACE,
+        "name": actor_name(config), "namespace": NAMESPACE,
         "get_if_exists": True, "lifetime": "detached",
     }
     if _is_loopback(config.base_url):
@@ -53,6 +59,29 @@ def provider_actor(config: EndpointConfig) -> ray.actor.ActorHandle:
         options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
             node_id=ray.get_runtime_context().get_node_id(), soft=False)
     return ProviderActor.options(**options).remote(config)
+
+
+def release_provider_actors(base_url: str, configure: Callable[[str], EndpointConfig]) -> list[str]:
+    """Stop the `ProviderActor`s of the endpoints under `base_url` as `configure` resolves them:
+    for a server that dies with the command that started it (its own simulator), so that a
+    long-running cluster does not keep one detached actor per command. The names stopped."""
+    prefix = base_url.rstrip("/")
+    stopped = []
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        name = entry["name"]
+        if entry.get("namespace") != NAMESPACE or not name.startswith("provider:"):
+            continue
+        model = name[len("provider:"):name.rfind(":")]
+        try:
+            config = configure(model)
+        except (AegisError, ValueError):
+            continue
+        if actor_name(config) != name or not (config.base_url or "").startswith(prefix):
+            continue
+        with contextlib.suppress(ValueError, RayActorError):
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            stopped.append(name)
+    return stopped
 
 
 @contextlib.contextmanager
@@ -197,8 +226,11 @@ class ClusterModels:
     """Gateways over the cluster's `ProviderActor`s for one piece of work (a CLI command, a plan
     step, a factory drain), one per model chain; `async with` lets their endpoints go at the end."""
 
-    def __init__(self, configure: Callable[[str], EndpointConfig]) -> None:
-        self._endpoints = EndpointCache(lambda model: ActorEndpoint(configure(model)))
+    def __init__(self, configure: Callable[[str], EndpointConfig], *, relay: bool | None = None) -> None:
+        """`relay=True` sends every call through the endpoint's actor: for a short-lived process
+        (one CLI answer), whose actor on a long-running cluster already holds a warm SDK client,
+        where a call of its own would first import the SDK and open a connection pool."""
+        self._endpoints = EndpointCache(lambda model: ActorEndpoint(configure(model), relay=relay))
         self._gateways: dict[tuple[str, ...], Gateway] = {}
 
     def gateway(self, chain: Sequence[str]) -> Gateway:

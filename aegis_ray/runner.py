@@ -8,7 +8,9 @@ through whatever gateway it is given (in-process or over Ray actors).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,7 +19,21 @@ from aegis_ray.errors import ConfigError
 from aegis_ray.providers.endpoint_config import EndpointConfig, resolve_endpoint
 from aegis_ray.providers.gateway import Gateway
 from aegis_ray.providers.routing import parse_model_ref
-from aegis_ray.types import Answer, Message, ModelRequest, RunResult, RunSpec, RunStatus, new_id
+from aegis_ray.types import (
+    Answer,
+    Completion,
+    Message,
+    ModelRequest,
+    RunResult,
+    RunSpec,
+    RunState,
+    RunStatus,
+    Step,
+    new_id,
+)
+
+if TYPE_CHECKING:
+    from aegis_ray.store import RunRecord, Store
 
 SIMULATED_DEFAULT_MODEL = "sim:sim-honest"
 SIMULATED_CODER_MODEL = "sim:sim-coder"
@@ -75,3 +91,47 @@ async def answer_task(gateway: Gateway, spec: RunSpec) -> RunResult:
         model=completion.model, simulated=completion.simulated, usage=completion.usage,
         cost_usd=completion.cost_usd, latency_s=time.perf_counter() - started,
     )
+
+
+# --- the store's record of a single-answer run -------------------------------------------------
+
+RunKind = Literal["answer", "verified", "session"]
+
+
+async def record_result(store: Store, spec: RunSpec, result: RunResult) -> None:
+    """Record a finished single-answer run (`answer_task`, verified or not) under `result.run_id`, so
+    the id it printed can be looked up (`aegis runs`, `GET /api/runs/{id}`): its spec, a step for the
+    answer, one for the verification when the answer carries verdicts or abstained, and its final
+    status (succeeded, abstained or failed), in one transaction. Recording the same run twice is harmless."""
+    answer = result.answer
+    state = RunState(run_id=result.run_id, spec=spec, status=result.status, answer=answer, usage=result.usage,
+                     cost_usd=result.cost_usd or 0.0, elapsed_s=result.latency_s, model=result.model,
+                     simulated=result.simulated,
+                     messages=[Message.system(spec.system_prompt or DEFAULT_SYSTEM_PROMPT), Message.user(spec.task)])
+    steps: list[tuple[str, str, Completion | None]] = []  # (the loop's state name, detail, completion)
+    if answer.text or result.status is not RunStatus.FAILED:
+        completion = Completion(model=result.model, response_model=result.model, text=answer.text,
+                                usage=result.usage, cost_usd=result.cost_usd, latency_s=result.latency_s,
+                                simulated=result.simulated)
+        steps.append(("act", f"answered by {result.model}", completion))
+        state.messages.append(Message(role="assistant", content=answer.text))
+        state.turns = 1
+    if answer.verdicts or result.status is RunStatus.ABSTAINED:
+        tally = Counter(v.status for v in answer.verdicts)
+        detail = ", ".join(f"{n} {status}" for status, n in tally.items()) or "no claim checked"
+        steps.append(("verify", f"{detail}; {'abstained' if answer.abstained else 'kept'}", None))
+    final = {RunStatus.SUCCEEDED: "stop", RunStatus.ABSTAINED: "abstained"}.get(result.status, "failed")
+    steps.append((final, answer.reason or result.status.value, None))
+    state.steps = [Step(index=i, state=name, detail=detail, completion=completion)
+                   for i, (name, detail, completion) in enumerate(steps)]
+    state.state = final
+    await store.record_finished_run(state)
+
+
+def run_kind(record: RunRecord) -> RunKind:
+    """What ran: an agent `session` (it has a session spec), a `verified` answer (a verify step, no
+    session), or a plain `answer`."""
+    if record.session is not None:
+        return "session"
+    steps = record.state.steps if record.state else []
+    return "verified" if any(s.state == "verify" for s in steps) else "answer"

@@ -2,8 +2,10 @@
 
 Every body is validated by pydantic (422 names the field); bodies over 1 MiB get 413; Aegis errors
 map to 4xx (bad input, 404 for what does not exist), 503 (the service refuses work) or 502 (a model
-endpoint failed), never to a bare 500, with one body (`ErrorBody`). Streams are SSE (`aegis_ray.sse`);
-`/v1` replies are the `openai` SDK's own types (`aegis_ray.openai_wire`).
+endpoint failed), never to a bare 500. Every error, HTTP-level ones too (401, 404 for an unknown
+route, 405, 422), has one body, `ErrorBody` {detail, hint, error}. Streams are SSE (`aegis_ray.sse`);
+`/v1` replies are the `openai` SDK's own types (`aegis_ray.openai_wire`). `/docs` and `/redoc` are
+served with their assets from the `fastapi-offline` package: they work with no network.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+import fastapi_offline
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.exceptions import HTTPException
 
 from aegis_ray import sse
 from aegis_ray.errors import (
@@ -26,7 +35,7 @@ from aegis_ray.errors import (
 from aegis_ray.openai_wire import ChatReply, frame, usage, wire
 from aegis_ray.plan import Orchestration
 from aegis_ray.types import Completion, Message, RunResult, StreamEnd, TextDelta
-from serve_app.auth import tenant_for
+from serve_app.auth import UnauthorizedError, tenant_for
 from serve_app.models import (
     ChatRequest,
     ControlResponse,
@@ -37,6 +46,7 @@ from serve_app.models import (
     HealthResponse,
     OrchestrateRequest,
     QueueResponse,
+    RunDetail,
     RunRequest,
     RunSummary,
     VerifyRequest,
@@ -48,6 +58,25 @@ MAX_BODY_BYTES = 1 << 20
 PIPELINES = {"aegis": "the service's model chain, streamed as it writes",
              "aegis-verified": "answers verified claim by claim (evidence, consensus); abstains otherwise"}
 STATIC = Path(__file__).parent / "static"
+# Swagger UI and ReDoc, from a package rather than a CDN, so /docs and /redoc work offline.
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+DOCS_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+              "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
+# The docs pages may load from this app alone (ReDoc's footer would fetch its logo from a CDN).
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
+# HTTP-level errors (no AegisError behind them): the type and hint their ErrorBody names.
+HTTP_ERRORS: dict[int, tuple[str, str | None]] = {
+    401: ("UnauthorizedError", None),
+    404: ("NotFoundError", "no such route: the routes are listed at /docs"),
+    405: ("MethodNotAllowedError", "each route's methods are listed at /docs"),
+    413: ("PayloadTooLargeError", f"request bodies are limited to {MAX_BODY_BYTES >> 20} MiB"),
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": description} for code, description in (
+        (400, "Bad input (BadInputError)"), (401, "Missing or invalid API key"),
+        (404, "Not found (NotFoundError)"), (422, "A field failed validation: `detail` lists them"),
+        (502, "A model endpoint failed (ProviderError)"), (503, "The service refuses work (kill switch)"))}
 # The HTTP status of an Aegis error: the first class it is an instance of; anything else is 500.
 STATUS: tuple[tuple[type[AegisError], int], ...] = (
     (NotFoundError, 404), (BadInputError, 400), (ServiceUnavailableError, 503), (ProviderError, 502))
@@ -73,13 +102,18 @@ async def service() -> AegisService:
     return Runtime.service
 
 
-async def authorised(request: Request) -> str | None:
+# Declared so the schema (and /docs' "Authorize") knows the scheme; `tenant_for` does the checking.
+bearer = HTTPBearer(auto_error=False, description="The server's API key (AEGIS_API_KEY), when it has one.")
+
+
+async def authorised(request: Request,
+                     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> str | None:
     return tenant_for(request, Runtime.keys)
 
 
 Svc = Annotated[AegisService, Depends(service)]
-api = APIRouter(prefix="/api", dependencies=[Depends(authorised)])
-openai_api = APIRouter(prefix="/v1", dependencies=[Depends(authorised)])
+api = APIRouter(prefix="/api", dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
+openai_api = APIRouter(prefix="/v1", dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
 
 
 @api.post("/run")
@@ -109,7 +143,8 @@ async def runs(svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> li
 
 
 @api.get("/runs/{run_id}")
-async def run_detail(run_id: str, svc: Svc) -> dict[str, Any]:
+async def run_detail(run_id: str, svc: Svc) -> RunDetail:
+    """One run: its answer with verdicts and citations, its steps with tool calls, its approvals."""
     return await svc.run_detail(run_id)
 
 
@@ -219,10 +254,52 @@ def _provenance(completion: Completion) -> dict[str, Any]:
     return {"answered_by": completion.model, "simulated": completion.simulated, "cost_usd": completion.cost_usd}
 
 
+def _validation_hint(errors: list[dict[str, Any]]) -> str | None:
+    """`body.task: Field required`, for the first failed field (and how many more there are)."""
+    if not errors:
+        return None
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "the request"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}{more}; the schema is at /docs"
+
+
+def add_docs(app: FastAPI) -> None:
+    """`/docs` (Swagger UI) and `/redoc`, their scripts and styles served here, not from a CDN."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} API",
+            swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs-assets/swagger-ui.css", swagger_favicon_url=f"{root}/docs-assets/favicon.png",
+            oauth2_redirect_url=None, swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True})
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} API",
+                              redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}/docs-assets/favicon.png", with_google_fonts=False)
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/docs-assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> FileResponse:
+        if name not in DOCS_FILES:
+            raise NotFoundError(f"no docs asset {name!r}")
+        return FileResponse(DOCS_ASSETS / name, media_type=DOCS_FILES[name],
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+
 def create_app() -> FastAPI:
     # FastAPI's own limit refuses a declared length over it and a chunked body once it passes it.
     app = FastAPI(title="Aegis", version="0.1.0", description="A verifying agent harness on Ray.",
-                  max_body_size=MAX_BODY_BYTES)
+                  max_body_size=MAX_BODY_BYTES, docs_url=None, redoc_url=None)
 
     @app.exception_handler(AegisError)
     async def aegis_error(_: Request, error: AegisError) -> JSONResponse:
@@ -230,9 +307,27 @@ def create_app() -> FastAPI:
         body = ErrorBody(detail=error.message, hint=error.hint, error=type(error).__name__)
         return JSONResponse(body.model_dump(), status)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> Response:
+        if not is_body_allowed_for_status_code(error.status_code):
+            return Response(status_code=error.status_code, headers=error.headers)
+        name, hint = HTTP_ERRORS.get(error.status_code, ("HTTPError", None))
+        if isinstance(error, UnauthorizedError):
+            hint = error.hint
+        body = ErrorBody(detail=str(error.detail), hint=hint, error=name)
+        return JSONResponse(body.model_dump(), error.status_code, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(error.errors())
+        body = ErrorBody(detail=errors, hint=_validation_hint(errors), error="ValidationError")
+        return JSONResponse(body.model_dump(), 422)
+
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    add_docs(app)
 
     app.include_router(api)
     app.include_router(openai_api)

@@ -28,6 +28,16 @@ def load_keys(api_key: str | None, keys_file: str | None) -> dict[str, str]:
     return keys
 
 
+class UnauthorizedError(HTTPException):
+    """401: no key, or not one of the server's; the body is the API's `ErrorBody` like every error."""
+
+    hint = "the key is the server's AEGIS_API_KEY (or one in AEGIS_API_KEYS_FILE); the dashboard asks for it"
+
+    def __init__(self) -> None:
+        super().__init__(status_code=401, detail="missing or invalid API key: send Authorization: Bearer <key>",
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
 def tenant_for(request: Request, keys: dict[str, str]) -> str | None:
     """The tenant whose key the request carries; raises 401 when keys are set and none matches."""
     if not keys:
@@ -38,5 +48,4 @@ def tenant_for(request: Request, keys: dict[str, str]) -> str | None:
         for tenant, key in keys.items():
             if hmac.compare_digest(token.encode(), key.encode()):
                 return tenant
-    raise HTTPException(status_code=401, detail="missing or invalid API key: send Authorization: Bearer <key>",
-                        headers={"WWW-Authenticate": "Bearer"})
+    raise UnauthorizedError()

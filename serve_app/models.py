@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aegis_ray.runner import RunKind
 from aegis_ray.types import Check, TaskText
 from aegis_ray.verify.policy import Verification
 
@@ -70,9 +71,39 @@ class EnqueueResponse(ApiModel):
 class RunSummary(ApiModel):
     run_id: str
     status: str
+    kind: RunKind = Field(description="answer: one model answer; verified: an answer verified claim by claim; "
+                                      "session: an agent session with tools.")
     task: str
     steps: int
     updated: float
+
+
+class ApprovalRecord(ApiModel):
+    request_id: str
+    request: dict[str, Any] = Field(description="The tool, its effect and its arguments.")
+    approved: bool | None = Field(description="None while pending.")
+    created: float
+    decided: float | None
+
+
+class RunDetail(ApiModel):
+    """One run as the store holds it: the answer (with its verdicts and citations), every step (with
+    its completion, tool calls and tool results), and the approvals it asked for."""
+
+    run_id: str
+    kind: RunKind
+    status: str
+    task: str
+    spec: dict[str, Any]
+    model: str | None
+    simulated: bool
+    usage: dict[str, int]
+    cost_usd: float
+    elapsed_s: float
+    updated: float
+    answer: dict[str, Any] | None
+    steps: list[dict[str, Any]]
+    approvals: list[ApprovalRecord]
 
 
 class QueueResponse(ApiModel):
@@ -88,7 +119,9 @@ class HealthResponse(ApiModel):
     store: str
     kill_switch: str
     cluster: dict[str, Any]
-    providers: list[dict[str, Any]]
+    providers: list[dict[str, Any]] = Field(description="This replica's endpoints that have been called, with "
+                                                        "their counters and circuit breaker.")
+    chain: list[str] = Field(default_factory=list, description="The service's model chain, first choice first.")
 
 
 class ScoreItem(ApiModel):
@@ -102,11 +135,14 @@ class Frontier(ApiModel):
 
 
 class ErrorBody(ApiModel):
-    """What an Aegis error answers with: its message, what to do about it, and its class."""
+    """What every error answers with: what was wrong, what to do about it, and its type."""
 
-    detail: str
+    detail: str | list[dict[str, Any]] = Field(description="The message; for a 422, pydantic's list of the "
+                                                           "fields that failed (each with its `loc` and `msg`).")
     hint: str | None
-    error: str = Field(description="The AegisError class, e.g. BadInputError, NotFoundError.")
+    error: str = Field(description="The error's type: an AegisError class (BadInputError, NotFoundError, ...), "
+                                   "ValidationError (422), UnauthorizedError (401), MethodNotAllowedError (405), "
+                                   "PayloadTooLargeError (413) or HTTPError.")
 
 
 class ChatMessage(BaseModel):

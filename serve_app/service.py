@@ -8,24 +8,36 @@ are typed Aegis errors (`ServiceUnavailableError`, `NotFoundError`); `api.py` ma
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
-from typing import Any
 
 import ray
 
 from actors.orchestrator import orchestrate
 from actors.registry import ActorEndpoint
 from actors.verifier_actor import VerifierPool
-from aegis_ray.verify.deterministic import run_checks
+from aegis_ray.checks import run_checks
 from aegis_ray.config import Settings
-from aegis_ray.errors import NotFoundError, ServiceUnavailableError
+from aegis_ray.errors import AegisError, NotFoundError, ServiceUnavailableError
 from aegis_ray.factory import FactoryJob, job_payload
 from aegis_ray.plan import Orchestration
 from aegis_ray.providers import EndpointCache, Gateway
-from aegis_ray.runner import answer_task, endpoint_configurer, plan_models
+from aegis_ray.providers.routing import parse_model_ref
+from aegis_ray.runner import answer_task, endpoint_configurer, plan_models, record_result, run_kind
 from aegis_ray.store import Store, open_store
-from aegis_ray.types import Completion, Message, ModelRequest, RunResult, RunSpec, StreamEvent
+from aegis_ray.types import (
+    Answer,
+    Completion,
+    Message,
+    ModelRequest,
+    RunResult,
+    RunSpec,
+    RunStatus,
+    StreamEvent,
+    Usage,
+    new_id,
+)
 from aegis_ray.verify.panel import Panel, plan_panel
 from aegis_ray.verify.policy import (
     BestOfNLayer,
@@ -38,11 +50,13 @@ from aegis_ray.verify.policy import (
 )
 from aegis_ray.verify.policy import verify as run_policy
 from serve_app.models import (
+    ApprovalRecord,
     CheckResult,
     EnqueueResponse,
     Frontier,
     HealthResponse,
     OrchestrateRequest,
+    RunDetail,
     RunSummary,
     ScoreItem,
     VerifyRequest,
@@ -87,8 +101,20 @@ class AegisService:
         return Gateway(self._endpoints, chain)
 
     async def run(self, task: str, model: str | None) -> RunResult:
+        """One answer, recorded in the store under the run id it returns (a failed one too, with why)."""
         await self.ensure_running()
-        return await answer_task(self.gateway(model), RunSpec(task=task, model=model))
+        spec, gateway, started = RunSpec(task=task, model=model), self.gateway(model), time.perf_counter()
+        try:
+            result = await answer_task(gateway, spec)
+        except AegisError as error:
+            failed = RunResult(run_id=new_id("run"), task=task, status=RunStatus.FAILED,
+                               answer=Answer(text="", reason=str(error)), model=gateway.chain[0],
+                               simulated=parse_model_ref(gateway.chain[0]).simulated,
+                               usage=Usage(), cost_usd=None, latency_s=time.perf_counter() - started)
+            await record_result(await self.store(), spec, failed)
+            raise
+        await record_result(await self.store(), spec, result)
+        return result
 
     async def stream(self, messages: tuple[Message, ...], model: str | None) -> AsyncIterator[StreamEvent]:
         """Stream an answer. Callers check `ensure_running` first: a streamed HTTP response has
@@ -154,18 +180,26 @@ class AegisService:
 
     async def runs(self, limit: int) -> list[RunSummary]:
         records = await (await self.store()).list_runs(limit)
-        return [RunSummary(run_id=r.run_id, status=r.status.value, task=r.spec.task, steps=r.step_count,
-                           updated=r.updated) for r in records]
+        return [RunSummary(run_id=r.run_id, status=r.status.value, kind=run_kind(r), task=r.spec.task,
+                           steps=r.step_count, updated=r.updated) for r in records]
 
-    async def run_detail(self, run_id: str) -> dict[str, Any]:
+    async def run_detail(self, run_id: str) -> RunDetail:
         store = await self.store()
         record = await store.load_run(run_id)
         if record is None:
-            raise NotFoundError(f"no run {run_id!r}")
+            raise NotFoundError(f"no run {run_id!r}", hint="GET /api/runs lists the recent runs")
         steps = await store.steps(run_id)
-        return {"run_id": run_id, "status": record.status.value, "spec": record.spec.model_dump(mode="json"),
-                "answer": record.state.answer.model_dump(mode="json") if record.state and record.state.answer else None,
-                "steps": [s.model_dump(mode="json") for s in steps]}
+        if not steps and record.state is not None:  # a pruned log: the checkpoint keeps the steps
+            steps = record.state.steps
+        state = record.state
+        return RunDetail(
+            run_id=run_id, kind=run_kind(record), status=record.status.value, task=record.spec.task,
+            spec=record.spec.model_dump(mode="json"), model=state.model if state else None,
+            simulated=state.simulated if state else False, usage=state.usage.model_dump() if state else {},
+            cost_usd=state.cost_usd if state else 0.0, elapsed_s=state.elapsed_s if state else 0.0,
+            updated=record.updated, answer=state.answer.model_dump(mode="json") if state and state.answer else None,
+            steps=[s.model_dump(mode="json") for s in steps],
+            approvals=[ApprovalRecord(**a) for a in await store.run_approvals(run_id)])
 
     async def health(self) -> HealthResponse:
         try:
@@ -183,7 +217,7 @@ class AegisService:
         status = "ok" if store_state == "ok" and switch == "running" else ("stopped" if switch == "stopped"
                                                                          else "degraded")
         return HealthResponse(status=status, store=store_state, kill_switch=switch, cluster=cluster,
-                              providers=providers)
+                              providers=providers, chain=list(self.chain))
 
     def frontier(self) -> Frontier:
         """Each trust and performance property with its latest measured value and where it came from

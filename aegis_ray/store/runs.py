@@ -37,6 +37,23 @@ class Runs(StoreCore):
                                                            json.dumps(session) if session else None, now, now))
         return True
 
+    async def record_finished_run(self, state: RunState) -> bool:
+        """Record a run that finished before reaching the store (one answer): its row with the final
+        checkpoint and its whole step log, in one transaction, unclaimed (epoch 0, no owner); False
+        if it exists already (recording twice is harmless)."""
+        now = time.time()
+        async with self.transaction() as tx:
+            if await tx.one("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)):
+                return False
+            await tx.execute("INSERT INTO runs (run_id, spec, status, state, step_count, created, updated) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (state.run_id, state.spec.model_dump_json(),
+                                                              state.status.value, state.model_dump_json(),
+                                                              len(state.steps), now, now))
+            for step in state.steps:
+                await tx.execute("INSERT INTO steps (run_id, idx, epoch, body) VALUES (?, ?, 0, ?)",
+                                 (state.run_id, step.index, step.model_dump_json()))
+        return True
+
     async def claim_run(self, run_id: str, owner: str, lease_s: float) -> int:
         """Take the run over: a new epoch (fencing token) that every later write must name."""
         async with self.transaction() as tx:
@@ -84,6 +101,14 @@ class Runs(StoreCore):
         async with self.reading() as tx:
             rows = await tx.all("SELECT body FROM steps WHERE run_id = ? ORDER BY idx", (run_id,))
         return [Step.model_validate_json(r[0]) for r in rows]
+
+    async def run_approvals(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's approval requests, oldest first, each with its decision (`approved` None while pending)."""
+        async with self.reading() as tx:
+            rows = await tx.all("SELECT request_id, request, approved, created, decided FROM approvals "
+                                "WHERE run_id = ? ORDER BY created", (run_id,))
+        return [{"request_id": r[0], "request": json.loads(r[1]), "approved": None if r[2] is None else bool(r[2]),
+                 "created": r[3], "decided": r[4]} for r in rows]
 
     async def prune_run(self, run_id: str) -> None:
         """Drop a run's step log and effect records, keeping its final checkpoint row."""

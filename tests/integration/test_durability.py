@@ -15,8 +15,9 @@ import pytest
 import ray
 from pydantic import Field
 
-from actors.session_actor import SessionConfig, SessionSpec, drive_session, start_session
+from actors.session_actor import drive_session, start_session
 from aegis_ray.loop.events import SessionEvent, StepEvent
+from aegis_ray.session import SessionConfig, SessionSpec
 from aegis_ray.sim import ModelProfile, Script, SimConfig, SimServer, Turn
 from aegis_ray.store import open_store
 from aegis_ray.tools import Effect, ToolArgs, ToolContext, tool

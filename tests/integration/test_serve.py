@@ -150,3 +150,42 @@ def test_kill_switch_refuses_work_until_resumed_even_across_a_restart(service: t
     assert response.status_code == 503 and "kill switch" in response.json()["detail"]
     httpx.post(f"{url}/api/control/resume", headers=auth())
     assert httpx.post(f"{url}/api/run", json=task, headers=auth(), timeout=30).json()["answer"]["text"] == "Canberra."
+
+
+def test_every_run_id_can_be_looked_up_and_failures_are_recorded(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    result = httpx.post(f"{url}/api/run", json={"task": "What is the capital of Australia?"}, headers=auth(),
+                        timeout=60).json()
+    detail = httpx.get(f"{url}/api/runs/{result['run_id']}", headers=auth()).json()
+    assert detail["status"] == "succeeded" and detail["kind"] == "answer" and detail["answer"]["text"] == "Canberra."
+    assert [s["state"] for s in detail["steps"]] == ["act", "stop"]
+    assert detail["steps"][0]["completion"]["model"] == result["model"] == detail["model"]
+    assert detail["usage"]["output_tokens"] == result["usage"]["output_tokens"] and detail["approvals"] == []
+    listed = {r["run_id"]: r for r in httpx.get(f"{url}/api/runs?limit=1000", headers=auth()).json()}
+    assert listed[result["run_id"]] | {"updated": 0} == {"run_id": result["run_id"], "status": "succeeded",
+                                                         "kind": "answer", "task": "What is the capital of Australia?",
+                                                         "steps": 2, "updated": 0}
+    task = "What is the capital of Mongolia? (for a model that does not exist)"
+    failed = httpx.post(f"{url}/api/run", json={"task": task, "model": "sim:no-such-model"}, headers=auth(), timeout=60)
+    assert failed.status_code == 400 and set(failed.json()) == {"detail", "hint", "error"}
+    recorded = [r for r in httpx.get(f"{url}/api/runs?limit=1000", headers=auth()).json() if r["task"] == task]
+    assert [r["status"] for r in recorded] == ["failed"]
+    reason = httpx.get(f"{url}/api/runs/{recorded[0]['run_id']}", headers=auth()).json()["answer"]["reason"]
+    assert "does not exist" in reason
+
+
+def test_errors_over_serve_have_one_body(service: tuple[str, Settings]) -> None:
+    url, _ = service
+    refused = httpx.get(f"{url}/api/health")
+    no_route = httpx.get(f"{url}/api/no-such-route", headers=auth())
+    invalid = httpx.post(f"{url}/api/run", json={"task": ""}, headers=auth())
+    no_run = httpx.get(f"{url}/api/runs/no-such-run", headers=auth())
+    for response, status, error in ((refused, 401, "UnauthorizedError"), (no_route, 404, "NotFoundError"),
+                                    (invalid, 422, "ValidationError"), (no_run, 404, "NotFoundError")):
+        body = response.json()
+        assert response.status_code == status and set(body) == {"detail", "hint", "error"}, response.text
+        assert body["error"] == error and body["hint"], body
+    assert refused.headers["www-authenticate"] == "Bearer"
+    docs = httpx.get(f"{url}/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert httpx.get(f"{url}/docs-assets/swagger-ui-bundle.js").status_code == 200

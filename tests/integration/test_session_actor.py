@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.session_actor import SessionConfig, SessionSpec, drive_session, start_session
+from actors.session_actor import drive_session, start_session
 from aegis_ray.config import SecuritySettings
 from aegis_ray.loop.events import ApprovalEvent, SessionEvent, StepEvent
+from aegis_ray.session import SessionConfig, SessionSpec
 from aegis_ray.sim import SimServer
 from aegis_ray.tools import ApprovalRequest
 from aegis_ray.tools.base import Effect, Tool, ToolArgs, ToolContext
