@@ -14,6 +14,7 @@ import ray
 
 from actors.registry import ClusterModels
 from aegis_ray.factory import DrainStats, WorkerOptions, drain
+from aegis_ray.model_ref import ModelRef
 from aegis_ray.providers import EndpointConfig
 from aegis_ray.providers.adapters import preload
 from aegis_ray.runner import answer_task
@@ -21,12 +22,12 @@ from aegis_ray.store import Store, open_store
 from aegis_ray.types import RunResult, RunSpec
 
 
-async def drain_through_cluster(store: Store, configure: Callable[[str], EndpointConfig], worker: str,
+async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], EndpointConfig], worker: str,
                                 options: WorkerOptions) -> DrainStats:
     """`drain`, each job answered through the cluster's shared ProviderActors."""
     async with ClusterModels(configure) as models:
         async def answer(spec: RunSpec) -> RunResult:
-            return await answer_task(models.gateway((spec.model or "", *spec.fallback_models)), spec)
+            return await answer_task(models.gateway((spec.model, *spec.fallback_models) if spec.model else ()), spec)
 
         return await drain(store, answer, worker, options)
 
@@ -43,6 +44,6 @@ class FactoryWorker:
         store = await open_store(self._database_url, self._home)
         try:
             name = f"worker:{ray.get_runtime_context().get_actor_id()[:12]}:{os.getpid()}"
-            return await drain_through_cluster(store, self._endpoints.__getitem__, name, options)
+            return await drain_through_cluster(store, lambda ref: self._endpoints[ref.name], name, options)
         finally:
             await store.close()

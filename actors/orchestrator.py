@@ -11,6 +11,7 @@ from ray.exceptions import RayTaskError
 
 from actors.registry import ClusterModels
 from aegis_ray.errors import AegisError
+from aegis_ray.model_ref import ModelRef
 from aegis_ray.plan import Orchestration, PlanOutcome, execute_plan, make_plan
 from aegis_ray.providers import EndpointConfig
 from aegis_ray.runner import answer_task
@@ -26,20 +27,20 @@ def step_prompt(step: PlanStep, inputs: dict[str, str]) -> str:
 
 
 async def answer_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[str, EndpointConfig],
-                      chain: tuple[str, ...]) -> str:
-    async with ClusterModels(endpoints.__getitem__) as models:
+                      chain: tuple[ModelRef, ...]) -> str:
+    async with ClusterModels(lambda ref: endpoints[ref.name]) as models:
         return (await answer_task(models.gateway(chain), RunSpec(task=step_prompt(step, inputs)))).answer.text
 
 
 @ray.remote(num_cpus=0, max_retries=0)
 def run_plan_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[str, EndpointConfig],
-                  chain: tuple[str, ...]) -> str:
+                  chain: tuple[ModelRef, ...]) -> str:
     return asyncio.run(answer_step(step, inputs, endpoints, chain))
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
 class Orchestrator:
-    def __init__(self, endpoints: dict[str, EndpointConfig], chain: tuple[str, ...], database_url: str | None,
+    def __init__(self, endpoints: dict[str, EndpointConfig], chain: tuple[ModelRef, ...], database_url: str | None,
                  home: str) -> None:
         self._endpoints, self._chain = endpoints, chain
         self._database_url, self._home = database_url, Path(home)
@@ -59,10 +60,10 @@ class Orchestrator:
             await store.close()
 
 
-async def orchestrate(goal: str, endpoints: dict[str, EndpointConfig], chain: tuple[str, ...],
+async def orchestrate(goal: str, endpoints: dict[str, EndpointConfig], chain: tuple[ModelRef, ...],
                       database_url: str | None, home: str, retries: int = 1) -> Orchestration:
     """The first model of `chain` plans `goal`; an `Orchestrator` runs the plan across the cluster."""
-    async with ClusterModels(endpoints.__getitem__) as models:
+    async with ClusterModels(lambda ref: endpoints[ref.name]) as models:
         plan = await make_plan(models.gateway(chain), goal)
     orchestrator = Orchestrator.remote(endpoints, chain, database_url, home)
     try:

@@ -26,6 +26,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from actors.cluster import NAMESPACE
 from actors.provider_actor import STREAM_EVENT, ProviderActor
 from aegis_ray.errors import AegisError, ProviderConnectionError
+from aegis_ray.model_ref import ModelRef, as_model_ref
 from aegis_ray.providers.admission import CallReport, EndpointStats, Lease, LeasedAdmission, LeaseRequest
 from aegis_ray.providers.endpoint import ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig
@@ -61,7 +62,7 @@ def provider_actor(config: EndpointConfig) -> ray.actor.ActorHandle:
     return ProviderActor.options(**options).remote(config)
 
 
-def release_provider_actors(base_url: str, configure: Callable[[str], EndpointConfig]) -> list[str]:
+def release_provider_actors(base_url: str, configure: Callable[[ModelRef], EndpointConfig]) -> list[str]:
     """Stop the `ProviderActor`s of the endpoints under `base_url` as `configure` resolves them:
     for a server that dies with the command that started it (its own simulator), so that a
     long-running cluster does not keep one detached actor per command. The names stopped."""
@@ -73,7 +74,7 @@ def release_provider_actors(base_url: str, configure: Callable[[str], EndpointCo
             continue
         model = name[len("provider:"):name.rfind(":")]
         try:
-            config = configure(model)
+            config = configure(as_model_ref(model))
         except (AegisError, ValueError):
             continue
         if actor_name(config) != name or not (config.base_url or "").startswith(prefix):
@@ -226,15 +227,15 @@ class ClusterModels:
     """Gateways over the cluster's `ProviderActor`s for one piece of work (a CLI command, a plan
     step, a factory drain), one per model chain; `async with` lets their endpoints go at the end."""
 
-    def __init__(self, configure: Callable[[str], EndpointConfig], *, relay: bool | None = None) -> None:
+    def __init__(self, configure: Callable[[ModelRef], EndpointConfig], *, relay: bool | None = None) -> None:
         """`relay=True` sends every call through the endpoint's actor: for a short-lived process
         (one CLI answer), whose actor on a long-running cluster already holds a warm SDK client,
         where a call of its own would first import the SDK and open a connection pool."""
         self._endpoints = EndpointCache(lambda model: ActorEndpoint(configure(model), relay=relay))
-        self._gateways: dict[tuple[str, ...], Gateway] = {}
+        self._gateways: dict[tuple[ModelRef, ...], Gateway] = {}
 
-    def gateway(self, chain: Sequence[str]) -> Gateway:
-        key = tuple(chain)
+    def gateway(self, chain: Sequence[ModelRef | str]) -> Gateway:
+        key = tuple(map(as_model_ref, chain))
         if key not in self._gateways:
             self._gateways[key] = Gateway(self._endpoints, key)
         return self._gateways[key]

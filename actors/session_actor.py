@@ -55,7 +55,7 @@ class SessionActor:
         self._pending: dict[str, asyncio.Future[bool]] = {}
         self._store: Store | None = None
         self._owner = f"session:{ray.get_runtime_context().get_actor_id()}"
-        gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model])), spec.chain)
+        gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model.name])), spec.chain)
         self._session = Session(spec, gateway, secrets=config.provider_keys())
         scrub_logs(config.provider_keys())
         self._context = ToolContext(workspace=Workspace(Path(spec.workspace)), limits=spec.limits,

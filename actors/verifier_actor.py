@@ -18,7 +18,7 @@ from actors.registry import ActorEndpoint, actor_errors
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.gateway import EndpointCache, Gateway
 from aegis_ray.types import Completion, ModelRequest
-from aegis_ray.verify.policy import Verification, VerificationPolicy, verify
+from aegis_ray.verify import Verification, VerificationPolicy, verify
 
 MAX_CONCURRENT_CALLS = 256
 
@@ -27,7 +27,7 @@ MAX_CONCURRENT_CALLS = 256
 class VerifierActor:
     def __init__(self, endpoints: Mapping[str, EndpointConfig]) -> None:
         self._endpoints = dict(endpoints)
-        self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(self._endpoints[model])),
+        self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(self._endpoints[model.name])),
                                 list(self._endpoints)[:1])
 
     async def complete(self, request: bytes, models: list[str]) -> bytes:

@@ -21,10 +21,9 @@ from pydantic_settings import (
 )
 
 from aegis_ray.errors import ConfigError
+from aegis_ray.model_ref import ModelName
 from aegis_ray.sandbox import SandboxBackend
 from aegis_ray.sandbox.base import SandboxLimits
-
-ProviderName = Literal["openai", "openai-responses", "anthropic", "gemini", "openai-compatible", "sim"]
 
 _SDK_KEY_VARS: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_API_KEY",),
@@ -129,8 +128,8 @@ class Price(Policy):
 class VerificationSettings(Policy):
     """Which models verify (never the author), and where the risk-control calibration lives."""
 
-    judge: str | None = Field(default=None, description="Entailment judge, decomposer, planner and grader.")
-    voters: list[str] = Field(default_factory=list, description="Independent models for ensembles and consensus.")
+    judge: ModelName | None = Field(default=None, description="Entailment judge, decomposer, planner and grader.")
+    voters: list[ModelName] = Field(default_factory=list, description="Independent models for ensembles and consensus.")
     pool_size: int = Field(default=2, ge=1, le=64, description="VerifierActors that fan model calls out.")
     calibration: Path | None = Field(default=None, description="Default: ~/.aegis/calibration.json.")
 
@@ -144,8 +143,8 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default_factory=lambda: Path.home() / ".aegis")
-    model: str | None = Field(default=None, description="Default model reference, e.g. openai:gpt-4o-mini.")
-    fallback_models: list[str] = Field(default_factory=list)
+    model: ModelName | None = Field(default=None, description="Default model reference, e.g. openai:gpt-4o-mini.")
+    fallback_models: list[ModelName] = Field(default_factory=list)
     sim_url: str | None = Field(default=None, description="A running `aegis sim serve`, else one is started.")
     verification: VerificationSettings = VerificationSettings()
     database_url: SecretStr | None = None

@@ -17,12 +17,13 @@ import hashlib
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from pydantic import Field, ValidationError
 
 from aegis_ray.errors import AegisError, BadInputError
+from aegis_ray.model_ref import ModelRef
 from aegis_ray.store import Job, JobOutcome, Store
 from aegis_ray.types import Frozen, RunResult, RunSpec, TaskText
 
@@ -266,7 +267,7 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
                       records=recorder.records, **counts)
 
 
-def job_payload(job: FactoryJob, chain: tuple[str, ...]) -> dict[str, object]:
+def job_payload(job: FactoryJob, chain: Sequence[ModelRef]) -> dict[str, object]:
     spec = RunSpec(task=job.task, model=chain[0], fallback_models=chain[1:], system_prompt=job.system_prompt)
     return {"spec": spec.model_dump(mode="json")}
 

@@ -7,18 +7,19 @@ through whatever gateway it is given (in-process or over Ray actors).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from aegis_ray.config import Settings
-from aegis_ray.errors import ConfigError
+from aegis_ray.errors import AegisError, ConfigError
+from aegis_ray.model_ref import ModelRef, as_model_ref
 from aegis_ray.providers.endpoint_config import EndpointConfig, resolve_endpoint
 from aegis_ray.providers.gateway import Gateway
-from aegis_ray.providers.routing import parse_model_ref
 from aegis_ray.types import (
     Answer,
     Completion,
@@ -29,6 +30,7 @@ from aegis_ray.types import (
     RunState,
     RunStatus,
     Step,
+    Usage,
     new_id,
 )
 
@@ -48,18 +50,20 @@ DEFAULT_SYSTEM_PROMPT = (
 class ModelPlan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    chain: tuple[str, ...]
+    chain: tuple[ModelRef, ...]
     needs_simulator: bool
 
     @property
     def simulated(self) -> bool:
-        return any(parse_model_ref(m).simulated for m in self.chain)
+        return any(ref.simulated for ref in self.chain)
 
 
-def plan_models(settings: Settings, spec: RunSpec, simulated_default: str = SIMULATED_DEFAULT_MODEL) -> ModelPlan:
-    """The fallback chain for `spec`: its own model, else the configured one, else the simulator."""
-    if spec.model:
-        chain = [spec.model, *spec.fallback_models]
+def plan_models(settings: Settings, model: ModelRef | str | None = None, fallbacks: Sequence[ModelRef | str] = (),
+                simulated_default: str = SIMULATED_DEFAULT_MODEL) -> ModelPlan:
+    """The fallback chain: `model` and its `fallbacks`, else the configured ones, else the simulator.
+    A model whose key is missing fails here, before anything starts."""
+    if model:
+        chain = [model, *fallbacks]
     elif settings.model:
         chain = [settings.model, *settings.fallback_models]
     elif settings.configured_providers():
@@ -68,16 +72,15 @@ def plan_models(settings: Settings, spec: RunSpec, simulated_default: str = SIMU
                           hint="pass --model provider:name (e.g. openai:gpt-4o-mini) or set AEGIS_MODEL")
     else:
         chain = [simulated_default]
-    refs = [parse_model_ref(m) for m in chain]
+    refs = tuple(map(as_model_ref, chain))
     for ref in refs:
         if not ref.simulated:
             resolve_endpoint(settings, ref)  # fails now, clearly, if its key is missing
-    needs_simulator = any(r.simulated for r in refs) and not settings.sim_url
-    return ModelPlan(chain=tuple(r.name for r in refs), needs_simulator=needs_simulator)
+    return ModelPlan(chain=refs, needs_simulator=any(r.simulated for r in refs) and not settings.sim_url)
 
 
-def endpoint_configurer(settings: Settings, sim_url: str | None) -> Callable[[str], EndpointConfig]:
-    return lambda model: resolve_endpoint(settings, parse_model_ref(model), sim_url)
+def endpoint_configurer(settings: Settings, sim_url: str | None) -> Callable[[ModelRef], EndpointConfig]:
+    return lambda ref: resolve_endpoint(settings, ref, sim_url)
 
 
 async def answer_task(gateway: Gateway, spec: RunSpec) -> RunResult:
@@ -102,14 +105,14 @@ async def record_result(store: Store, spec: RunSpec, result: RunResult) -> None:
     """Record a finished single-answer run (`answer_task`, verified or not) under `result.run_id`, so
     the id it printed can be looked up (`aegis runs`, `GET /api/runs/{id}`): its spec, a step for the
     answer, one for the verification when the answer carries verdicts or abstained, and its final
-    status (succeeded, abstained or failed), in one transaction. Recording the same run twice is harmless."""
+    status (succeeded, abstained, failed or cancelled), in one transaction. Recording the same run twice is harmless."""
     answer = result.answer
     state = RunState(run_id=result.run_id, spec=spec, status=result.status, answer=answer, usage=result.usage,
                      cost_usd=result.cost_usd or 0.0, elapsed_s=result.latency_s, model=result.model,
                      simulated=result.simulated,
                      messages=[Message.system(spec.system_prompt or DEFAULT_SYSTEM_PROMPT), Message.user(spec.task)])
     steps: list[tuple[str, str, Completion | None]] = []  # (the loop's state name, detail, completion)
-    if answer.text or result.status is not RunStatus.FAILED:
+    if answer.text or result.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
         completion = Completion(model=result.model, response_model=result.model, text=answer.text,
                                 usage=result.usage, cost_usd=result.cost_usd, latency_s=result.latency_s,
                                 simulated=result.simulated)
@@ -120,12 +123,33 @@ async def record_result(store: Store, spec: RunSpec, result: RunResult) -> None:
         tally = Counter(v.status for v in answer.verdicts)
         detail = ", ".join(f"{n} {status}" for status, n in tally.items()) or "no claim checked"
         steps.append(("verify", f"{detail}; {'abstained' if answer.abstained else 'kept'}", None))
-    final = {RunStatus.SUCCEEDED: "stop", RunStatus.ABSTAINED: "abstained"}.get(result.status, "failed")
+    final = {RunStatus.SUCCEEDED: "stop", RunStatus.ABSTAINED: "abstained",
+             RunStatus.CANCELLED: "cancelled"}.get(result.status, "failed")
     steps.append((final, answer.reason or result.status.value, None))
     state.steps = [Step(index=i, state=name, detail=detail, completion=completion)
                    for i, (name, detail, completion) in enumerate(steps)]
     state.state = final
     await store.record_finished_run(state)
+
+
+async def answer_recorded(gateway: Gateway, spec: RunSpec, store: Store) -> RunResult:
+    """`answer_task`, recorded in `store` under the run id it returns; a run that fails (with the
+    error as its reason) or is cancelled (Ctrl-C, a client gone) is recorded too, then re-raised."""
+    started = time.perf_counter()
+    try:
+        result = await answer_task(gateway, spec)
+    except (AegisError, asyncio.CancelledError) as error:
+        cancelled = isinstance(error, asyncio.CancelledError)
+        model = gateway.chain[0]
+        ended = RunResult(run_id=new_id("run"), task=spec.task,
+                          status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED,
+                          answer=Answer(text="", reason="cancelled by the user" if cancelled else str(error)),
+                          model=model.name, simulated=model.simulated, usage=Usage(), cost_usd=None,
+                          latency_s=time.perf_counter() - started)
+        await record_result(store, spec, ended)
+        raise
+    await record_result(store, spec, result)
+    return result
 
 
 def run_kind(record: RunRecord) -> RunKind:

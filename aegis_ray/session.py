@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aegis_ray.checks import declared_checks
 from aegis_ray.config import SecuritySettings
 from aegis_ray.loop.agent import AgentLoop, StepListener
+from aegis_ray.model_ref import ModelName, ModelRef
 from aegis_ray.providers import EndpointConfig, Gateway
 from aegis_ray.sandbox import SandboxBackend, SandboxLimits
 from aegis_ray.security.guard import defended_toolbox
@@ -37,7 +38,7 @@ class SessionSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     workspace: str
-    chain: tuple[str, ...]
+    chain: tuple[ModelName, ...]
     approval: ApprovalPolicy = "ask"
     approvals: Literal["live", "park"] = "live"
     sandbox_backend: SandboxBackend = "auto"
@@ -51,7 +52,7 @@ class SessionSpec(BaseModel):
     security: SecuritySettings = SecuritySettings()
 
     @property
-    def models(self) -> tuple[str, ...]:
+    def models(self) -> tuple[ModelRef, ...]:
         """Every model the session calls: its chain, and its verification judge and voters."""
         policy = self.verification
         checkers = (policy.judge, *policy.voters) if policy and policy.judge else policy.voters if policy else ()

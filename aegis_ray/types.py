@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from aegis_ray.model_ref import ModelName
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -164,6 +166,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     STUCK = "stuck"
     BUDGET_EXCEEDED = "budget_exceeded"
+    CANCELLED = "cancelled"
 
 
 class Budget(Frozen):
@@ -231,8 +234,8 @@ class RunSpec(Frozen):
     """What the user asked for. Validated at every entry point (CLI, HTTP, factory)."""
 
     task: TaskText
-    model: str | None = Field(default=None, description="Model reference; None = configured default.")
-    fallback_models: tuple[str, ...] = ()
+    model: ModelName | None = Field(default=None, description="Model reference; None = configured default.")
+    fallback_models: tuple[ModelName, ...] = ()
     system_prompt: str | None = None
     budget: Budget = Budget()
     checks: tuple[Check, ...] = ()

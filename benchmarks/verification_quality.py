@@ -32,7 +32,7 @@ from aegis_ray.config import RetryPolicy
 from aegis_ray.memory.corpus import load_corpus
 from aegis_ray.memory.minilm import default_embedder
 from aegis_ray.memory.retrieval import HybridIndex
-from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway, ModelEndpoint, ModelRef
+from aegis_ray.providers import EndpointCache, EndpointConfig, Gateway, ModelEndpoint
 from aegis_ray.sim.facts import Fact, fact_table
 from aegis_ray.sim.process import start_sim_process
 from aegis_ray.verify.base import Outcome
@@ -133,7 +133,7 @@ async def run(questions: int, concurrency: int) -> dict:
     server = start_sim_process(PORT, {name: profile for name, profile in MODELS.items()})
     fast = RetryPolicy(max_attempts=2, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.01)
     cache = EndpointCache(lambda ref: ModelEndpoint(EndpointConfig(
-        ref=ModelRef(provider="sim", model=ref.split(":", 1)[1]), api_key=SecretStr("bench"),
+        ref=ref, api_key=SecretStr("bench"),
         base_url=f"http://127.0.0.1:{PORT}/v1", retry=fast)))
     models = Gateway(cache, [AUTHORS["random"]])
     limit = asyncio.Semaphore(concurrency)

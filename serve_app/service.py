@@ -8,7 +8,6 @@ are typed Aegis errors (`ServiceUnavailableError`, `NotFoundError`); `api.py` ma
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
 
@@ -19,24 +18,20 @@ from actors.registry import ActorEndpoint
 from actors.verifier_actor import VerifierPool
 from aegis_ray.checks import run_checks
 from aegis_ray.config import Settings
-from aegis_ray.errors import AegisError, NotFoundError, ServiceUnavailableError
+from aegis_ray.errors import NotFoundError, ServiceUnavailableError
 from aegis_ray.factory import FactoryJob, job_payload
+from aegis_ray.model_ref import ModelLike
 from aegis_ray.plan import Orchestration
 from aegis_ray.providers import EndpointCache, Gateway
-from aegis_ray.providers.routing import parse_model_ref
-from aegis_ray.runner import answer_task, endpoint_configurer, plan_models, record_result, run_kind
+from aegis_ray.runner import answer_recorded, endpoint_configurer, plan_models, run_kind
 from aegis_ray.store import Store, open_store
 from aegis_ray.types import (
-    Answer,
     Completion,
     Message,
     ModelRequest,
     RunResult,
     RunSpec,
-    RunStatus,
     StreamEvent,
-    Usage,
-    new_id,
 )
 from aegis_ray.verify.panel import Panel, plan_panel
 from aegis_ray.verify.policy import (
@@ -69,7 +64,7 @@ KILL_SWITCH = "kill_switch"
 class AegisService:
     def __init__(self, settings: Settings, sim_url: str | None) -> None:
         self.settings = settings
-        self.chain = plan_models(settings, RunSpec(task="(service)")).chain
+        self.chain = plan_models(settings).chain
         self._configure = endpoint_configurer(settings, sim_url)
         self._endpoints = EndpointCache(lambda model: ActorEndpoint(self._configure(model)))
         self._store: Store | None = None
@@ -96,25 +91,14 @@ class AegisService:
         await (await self.store()).set_flag(KILL_SWITCH, state)
         return state
 
-    def gateway(self, model: str | None) -> Gateway:
-        chain = plan_models(self.settings, RunSpec(task="(request)", model=model)).chain if model else self.chain
-        return Gateway(self._endpoints, chain)
+    def gateway(self, model: ModelLike | None) -> Gateway:
+        return Gateway(self._endpoints, plan_models(self.settings, model).chain if model else self.chain)
 
-    async def run(self, task: str, model: str | None) -> RunResult:
+    async def run(self, task: str, model: ModelLike | None) -> RunResult:
         """One answer, recorded in the store under the run id it returns (a failed one too, with why)."""
         await self.ensure_running()
-        spec, gateway, started = RunSpec(task=task, model=model), self.gateway(model), time.perf_counter()
-        try:
-            result = await answer_task(gateway, spec)
-        except AegisError as error:
-            failed = RunResult(run_id=new_id("run"), task=task, status=RunStatus.FAILED,
-                               answer=Answer(text="", reason=str(error)), model=gateway.chain[0],
-                               simulated=parse_model_ref(gateway.chain[0]).simulated,
-                               usage=Usage(), cost_usd=None, latency_s=time.perf_counter() - started)
-            await record_result(await self.store(), spec, failed)
-            raise
-        await record_result(await self.store(), spec, result)
-        return result
+        spec = RunSpec(task=task, model=model)
+        return await answer_recorded(self.gateway(spec.model), spec, await self.store())
 
     async def stream(self, messages: tuple[Message, ...], model: str | None) -> AsyncIterator[StreamEvent]:
         """Stream an answer. Callers check `ensure_running` first: a streamed HTTP response has
@@ -132,7 +116,7 @@ class AegisService:
         """This replica's VerifierPool, started on first use (a replica that never verifies pays nothing)."""
         if self._verifiers is None:
             models = (*self.chain, *self.panel.models)
-            self._verifiers = VerifierPool({m: self._configure(m) for m in dict.fromkeys(models)},
+            self._verifiers = VerifierPool({m.name: self._configure(m) for m in dict.fromkeys(models)},
                                            self.settings.verification.pool_size)
         return self._verifiers
 
@@ -168,7 +152,7 @@ class AegisService:
     async def orchestrate(self, request: OrchestrateRequest) -> Orchestration:
         await self.ensure_running()
         chain = self.gateway(request.model).chain
-        return await orchestrate(request.goal, {m: self._configure(m) for m in chain}, tuple(chain),
+        return await orchestrate(request.goal, {m.name: self._configure(m) for m in chain}, chain,
                                  self.settings.database_dsn, str(self.settings.home), request.retries)
 
     async def enqueue(self, tasks: list[str], model: str | None) -> EnqueueResponse:
@@ -217,7 +201,7 @@ class AegisService:
         status = "ok" if store_state == "ok" and switch == "running" else ("stopped" if switch == "stopped"
                                                                          else "degraded")
         return HealthResponse(status=status, store=store_state, kill_switch=switch, cluster=cluster,
-                              providers=providers, chain=list(self.chain))
+                              providers=providers, chain=[m.name for m in self.chain])
 
     def frontier(self) -> Frontier:
         """Each trust and performance property with its latest measured value and where it came from

@@ -41,7 +41,7 @@ def sim_endpoint(sim: SimServer, model: str = "sim-honest", provider: str = "sim
 
 def sim_models(sim: SimServer) -> EndpointCache:
     """In-process endpoints for any `sim:<name>` model the server hosts (close with `aclose`)."""
-    return EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1])))
+    return EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.model)))
 
 
 def local_models(sim: InProcessSim) -> EndpointCache:

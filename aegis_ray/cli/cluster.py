@@ -55,9 +55,9 @@ def _prewarm(settings: Settings, address: str, sim_url: str | None) -> None:
     from actors.cluster import connect
     from actors.registry import ActorEndpoint
     from aegis_ray.runner import endpoint_configurer, plan_models
-    from aegis_ray.types import Message, ModelRequest, RunSpec
+    from aegis_ray.types import Message, ModelRequest
 
-    plan = plan_models(settings, RunSpec(task="(aegis up)"))
+    plan = plan_models(settings)
     if plan.needs_simulator and sim_url is None:
         return
     connect(address)
@@ -66,7 +66,7 @@ def _prewarm(settings: Settings, address: str, sim_url: str | None) -> None:
     async def warm() -> None:
         for model in plan.chain:
             endpoint = ActorEndpoint(configure(model), relay=True)
-            if model.startswith("sim:"):
+            if model.simulated:
                 await endpoint.complete(ModelRequest(messages=[Message.user("ping")], max_tokens=8))
             else:  # a real provider: its actor, but no paid call
                 await endpoint.handle.node.remote()

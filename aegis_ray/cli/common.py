@@ -23,6 +23,7 @@ from rich.console import Console
 
 from aegis_ray.config import Settings
 from aegis_ray.errors import AegisError, BadInputError
+from aegis_ray.model_ref import ModelRef
 from aegis_ray.types import RunResult, RunSpec, RunStatus
 
 if TYPE_CHECKING:
@@ -193,12 +194,12 @@ def _release(settings: Settings, sim_url: str) -> None:
             release_provider_actors(sim_url, endpoint_configurer(settings, sim_url))
 
 
-def check_simulated_models(settings: Settings, models: Iterable[str]) -> None:
+def check_simulated_models(settings: Settings, models: Iterable[ModelRef]) -> None:
     """Reject a `sim:` model the simulated server does not have, before Ray starts, with the error
     the server would answer (HTTP 404). The server asked is AEGIS_SIM_URL's or the local cluster's;
     without either, the built-in simulator's own list decides."""
-    names = [m for m in models if m.startswith("sim:")]
-    if not names:
+    simulated = [m for m in models if m.simulated]
+    if not simulated:
         return
     url = settings.sim_url or _local_simulator(settings)
     patterns = _served_models(url) if url else None
@@ -212,12 +213,11 @@ def check_simulated_models(settings: Settings, models: Iterable[str]) -> None:
 
     from aegis_ray.errors import UnknownModelError
 
-    for model in names:
-        name = model.partition(":")[2]
-        if not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+    for ref in simulated:
+        if not any(fnmatch.fnmatchcase(ref.model, p) for p in patterns):
             known = ", ".join(p.rstrip("*") for p in patterns)
-            raise UnknownModelError(f"HTTP 404 from {model}: the model '{name}' does not exist on this simulated "
-                                    "server", model=model, hint=f"the simulator has {known} (and any name that "
+            raise UnknownModelError(f"HTTP 404 from {ref}: the model '{ref.model}' does not exist on this simulated "
+                                    "server", model=ref.name, hint=f"the simulator has {known} (and any name that "
                                     "starts with one of them)")
 
 
@@ -294,7 +294,7 @@ async def drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id:
 
     err.print(f"[dim]run {run_id} · workspace {session.workspace} · approvals: {session.approval}"
               f"{' (parks without a terminal)' if session.approvals == 'park' else ''}[/]", soft_wrap=True)
-    config = SessionConfig(spec=session, endpoints={m: configure(m) for m in session.models},
+    config = SessionConfig(spec=session, endpoints={m.name: configure(m) for m in session.models},
                            database_url=settings.database_dsn,
                            home=str(settings.home))
 

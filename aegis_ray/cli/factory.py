@@ -12,7 +12,6 @@ import typer
 
 from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, store_call
 from aegis_ray.config import load_settings
-from aegis_ray.types import RunSpec
 
 
 @reports_errors
@@ -38,17 +37,16 @@ def factory(
 
     settings = load_settings()
     jobs = read_jobs(list(tasks or []), file)
-    plans = [plan_models(settings, RunSpec(task=j.task, model=j.model or model,
-                                           fallback_models=tuple(fallback or ()))) for j in jobs]
+    plans = [plan_models(settings, j.model or model, fallback or ()) for j in jobs]
     ids = list(dict.fromkeys(j.job_id for j in jobs))
     with simulator(any(p.needs_simulator for p in plans)) as sim_url:
         configure = endpoint_configurer(settings, sim_url)
-        endpoints = {m: configure(m) for p in plans for m in p.chain}
+        endpoints = {m.name: configure(m) for p in plans for m in p.chain}
         added = store_call(settings, lambda store: store.enqueue(
             [(j.job_id, job_payload(j, p.chain)) for j, p in zip(jobs, plans, strict=True)]))
         err.print(f"[dim]{len(ids)} jobs: {added} new, {len(ids) - added} already known[/]")
         if any(p.simulated for p in plans):
-            simulated_notice(", ".join(sorted({m for p in plans for m in p.chain if m.startswith("sim:")})))
+            simulated_notice(", ".join(sorted({m.name for p in plans for m in p.chain if m.simulated})))
         if no_drain:
             return
         join_cluster(settings)

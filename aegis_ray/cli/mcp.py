@@ -13,7 +13,6 @@ from aegis_ray.cli.common import err, reports_errors, simulator
 from aegis_ray.config import load_settings
 from aegis_ray.errors import BadInputError
 from aegis_ray.tools.approval import ApprovalPolicy
-from aegis_ray.types import RunSpec
 
 
 @reports_errors
@@ -35,7 +34,7 @@ def serve(
         raise BadInputError("--approve ask needs a person at this end; over MCP the host asks its own user",
                             hint="use --approve auto (the default) or deny")
     settings = load_settings()
-    plan = plan_models(settings, RunSpec(task="(mcp)"))
+    plan = plan_models(settings)
     context = ToolContext(workspace=Workspace(workspace.resolve()), limits=settings.sandbox.limits,
                           sandbox=make_sandbox(settings.sandbox.backend, settings.sandbox.image))
     with simulator(plan.needs_simulator) as sim_url:

@@ -15,7 +15,7 @@ from aegis_ray.config import load_settings
 @reports_errors
 def models(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the configured default model, providers with keys, and the capability matrix."""
-    from aegis_ray.providers.routing import parse_model_ref
+    from aegis_ray.model_ref import parse_model_ref
 
     settings = load_settings()
     kinds = ["openai", "openai-responses", "anthropic", "gemini", "sim"]

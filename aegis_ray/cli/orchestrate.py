@@ -10,7 +10,6 @@ import typer
 
 from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator
 from aegis_ray.config import load_settings
-from aegis_ray.types import RunSpec
 
 
 @reports_errors
@@ -26,12 +25,12 @@ def orchestrate(
     from aegis_ray.telemetry import configure_tracing
 
     settings = load_settings()
-    plan = plan_models(settings, RunSpec(task=goal, model=model))
+    plan = plan_models(settings, model)
     with simulator(plan.needs_simulator) as sim_url:
         configure_tracing(settings.telemetry)
         join_cluster(settings)
         configure = endpoint_configurer(settings, sim_url)
-        result = asyncio.run(run_orchestration(goal, {m: configure(m) for m in plan.chain}, plan.chain,
+        result = asyncio.run(run_orchestration(goal, {m.name: configure(m) for m in plan.chain}, plan.chain,
                                                settings.database_dsn, str(settings.home), retries))
     if as_json:
         out.print_json(result.model_dump_json())
@@ -42,6 +41,6 @@ def orchestrate(
             err.print(f"[cyan]{step.id:>6}[/] {mark[outcome.status]} {step.task}", soft_wrap=True, highlight=False)
             out.print(f"{step.id}: {outcome.output or outcome.error or ''}", soft_wrap=True)
     if plan.simulated:
-        simulated_notice(plan.chain[0])
+        simulated_notice(plan.chain[0].name)
     if not result.outcome.succeeded:
         raise typer.Exit(1)

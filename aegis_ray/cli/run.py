@@ -24,6 +24,7 @@ from aegis_ray.cli.common import (
 from aegis_ray.cli.verify import AnswerCheck
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError
+from aegis_ray.model_ref import ModelRef
 from aegis_ray.tools.approval import ApprovalPolicy
 from aegis_ray.types import Budget, RunResult, RunSpec, new_id
 
@@ -58,7 +59,8 @@ def run(
     spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system,
                    budget=Budget(max_steps=max_steps, max_usd=max_usd))
     settings = load_settings()
-    plan = plan_models(settings, spec, SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
+    plan = plan_models(settings, spec.model, spec.fallback_models,
+                       SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
     if corpus and not verify:
         raise BadInputError("--corpus is the evidence for --verify", hint="add --verify")
     if corpus and code:
@@ -90,7 +92,7 @@ def run(
     finish(result, as_json)
 
 
-async def _single_answer(spec: RunSpec, chain: tuple[str, ...], configure: Callable[[str], Any], *,
+async def _single_answer(spec: RunSpec, chain: tuple[ModelRef, ...], configure: Callable[[ModelRef], Any], *,
                          relay: bool = False) -> RunResult:
     """`relay`: through each endpoint's actor, whose SDK client is warm on a long-running cluster,
     where this short-lived process would first import the SDK and open a connection pool."""
@@ -101,7 +103,7 @@ async def _single_answer(spec: RunSpec, chain: tuple[str, ...], configure: Calla
         return await answer_task(models.gateway(chain), spec)
 
 
-def _session_spec(settings: Settings, chain: tuple[str, ...], workspace: Path | None,
+def _session_spec(settings: Settings, chain: tuple[ModelRef, ...], workspace: Path | None,
                   policy: ApprovalPolicy, verification: VerificationPolicy | None = None) -> SessionSpec:
     from aegis_ray.session import SessionSpec
 

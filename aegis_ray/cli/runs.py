@@ -62,7 +62,7 @@ def approve(
     record, decided = store_call(settings, decide)
     err.print(f"[dim]{'denied' if deny else 'approved'} {decided} pending request(s) of {run_id}[/]")
     session = SessionSpec.model_validate(record.session)
-    needs_sim = any(m.startswith("sim:") for m in session.models) and not settings.sim_url
+    needs_sim = any(m.simulated for m in session.models) and not settings.sim_url
     with simulator(needs_sim) as sim_url:
 
         join_cluster(settings)

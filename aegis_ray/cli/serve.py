@@ -9,7 +9,6 @@ import typer
 
 from aegis_ray.cli.common import err, join_cluster, reports_errors, simulated_notice, simulator
 from aegis_ray.config import load_settings
-from aegis_ray.types import RunSpec
 
 
 @reports_errors
@@ -28,12 +27,12 @@ def serve(
     settings = load_settings()
     if host not in ("127.0.0.1", "localhost", "::1") and not (settings.api_key or settings.api_keys_file):
         err.print(f"[bold yellow]warning:[/] serving on {host} with no API key: anyone who can reach it can use it")
-    plan = plan_models(settings, RunSpec(task="(serve)"))
+    plan = plan_models(settings)
     with simulator(plan.needs_simulator) as sim_url:
         join_cluster(settings)
         start(settings, sim_url, host, port)
         if plan.simulated:
-            simulated_notice(", ".join(plan.chain))
+            simulated_notice(", ".join(m.name for m in plan.chain))
         err.print(f"Aegis is serving on http://{host}:{port} (dashboard /, API /api, OpenAI-compatible /v1); "
                   "Ctrl-C stops it")
         try:

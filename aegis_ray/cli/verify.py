@@ -21,7 +21,8 @@ from aegis_ray.errors import BadInputError, ConfigError
 from aegis_ray.memory.corpus import load_corpus
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.memory.retrieval import HybridIndex
-from aegis_ray.types import RunResult, RunSpec, RunStatus
+from aegis_ray.model_ref import ModelLike, ModelRef, as_model_ref
+from aegis_ray.types import RunResult, RunStatus
 from aegis_ray.verify.policy import (
     BestOfNLayer,
     ClaimsLayer,
@@ -89,8 +90,7 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
     from aegis_ray.verify.panel import plan_panel
 
     settings = load_settings()
-    spec = RunSpec(task=question, model=model)
-    plan = plan_models(settings, spec)
+    plan = plan_models(settings, model)
     panel = plan_panel(settings, plan.chain[0], judge, voters or ())
     policy = VerificationPolicy(layers=layers, judge=panel.judge, voters=panel.voters, equivalence=equivalence,
                                 calibration=calibration or settings.verification.calibration)
@@ -100,7 +100,7 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
         result = asyncio.run(_verify_on_pool(settings, sim_url, panel.models, policy, question, panel.author,
                                              answer, index, embedder))
     if panel.simulated:
-        simulated_notice(", ".join(m for m in panel.models if m.startswith("sim:")))
+        simulated_notice(", ".join(m.name for m in panel.models if m.simulated))
     _report(result, as_json)
 
 
@@ -117,8 +117,9 @@ class AnswerCheck:
         self.index = HybridIndex(load_corpus(corpus), self.embedder) if corpus else None
 
     async def apply(self, result: RunResult, settings: Settings, sim_url: str | None) -> RunResult:
-        checked = await _verify_on_pool(settings, sim_url, (*self.panel.models, result.model), self.policy,
-                                        result.task, result.model, result.answer.text, self.index, self.embedder)
+        author = as_model_ref(result.model)  # the model that answered, after any fallback
+        checked = await _verify_on_pool(settings, sim_url, (*self.panel.models, author), self.policy,
+                                        result.task, author, result.answer.text, self.index, self.embedder)
         status = RunStatus.ABSTAINED if checked.answer.abstained else result.status
         return result.model_copy(update={"answer": checked.answer, "status": status})
 
@@ -134,8 +135,8 @@ def _embedder(settings: Settings) -> Embedder | None:
         return None
 
 
-async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple[str, ...],
-                          policy: VerificationPolicy, question: str, author: str, answer: str | None,
+async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple[ModelRef, ...],
+                          policy: VerificationPolicy, question: str, author: ModelLike, answer: str | None,
                           index: HybridIndex | None, embedder: Embedder | None) -> Verification:
     from actors.verifier_actor import VerifierPool
     from aegis_ray.runner import endpoint_configurer
@@ -145,7 +146,7 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
     configure_tracing(settings.telemetry)
     join_cluster(settings)
     configure = endpoint_configurer(settings, sim_url)
-    pool = VerifierPool({m: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size)
+    pool = VerifierPool({m.name: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size)
     return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder)
 
 

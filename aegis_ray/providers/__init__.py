@@ -1,5 +1,6 @@
 """Provider gateway: routing, fallback, retries, circuit breaker, rate limits, cost, streaming."""
 
+from aegis_ray.model_ref import Capabilities, ModelRef, parse_model_ref
 from aegis_ray.providers.admission import EndpointStats
 from aegis_ray.providers.endpoint import ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig, resolve_endpoint
@@ -12,7 +13,6 @@ from aegis_ray.providers.function import (
     function_models,
 )
 from aegis_ray.providers.gateway import Endpoint, EndpointCache, Gateway
-from aegis_ray.providers.routing import Capabilities, ModelRef, parse_model_ref
 
 __all__ = [
     "Capabilities", "Endpoint", "EndpointCache", "EndpointConfig", "EndpointStats", "FunctionInfo", "FunctionModel",

@@ -11,12 +11,12 @@ import time
 from collections.abc import AsyncIterator
 
 from aegis_ray.errors import CapabilityError, ProviderError
+from aegis_ray.model_ref import Capabilities
 from aegis_ray.providers.adapters import Adapter, make_adapter
 from aegis_ray.providers.admission import Admission, CallReport, EndpointAuthority, EndpointStats
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.pricing import cost_usd
 from aegis_ray.providers.resilience import retrying
-from aegis_ray.providers.routing import Capabilities
 from aegis_ray.types import Completion, ModelRequest, StreamEnd, StreamEvent
 
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from aegis_ray.config import BreakerPolicy, LeasePolicy, Price, RateLimitPolicy, RetryPolicy, Settings
 from aegis_ray.errors import ConfigError
+from aegis_ray.model_ref import ModelRef
 from aegis_ray.providers.pricing import price_for
-from aegis_ray.providers.routing import ModelRef
 
 _NO_KEY_NEEDED = "not-needed"
 

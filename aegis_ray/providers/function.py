@@ -44,11 +44,11 @@ from pydantic import SecretStr
 
 from aegis_ray.config import BreakerPolicy, Price, RateLimitPolicy, RetryPolicy
 from aegis_ray.errors import ProviderTimeoutError
+from aegis_ray.model_ref import ModelRef, parse_model_ref
 from aegis_ray.providers.adapters.base import parse_tool_arguments
 from aegis_ray.providers.endpoint import ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.gateway import EndpointCache
-from aegis_ray.providers.routing import ModelRef, parse_model_ref
 from aegis_ray.types import (
     Completion,
     FinishReason,

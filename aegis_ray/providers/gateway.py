@@ -20,7 +20,7 @@ from aegis_ray.errors import (
     ProviderError,
     ProviderRequestError,
 )
-from aegis_ray.providers.routing import parse_model_ref
+from aegis_ray.model_ref import ModelRef, as_model_ref
 from aegis_ray.telemetry import model_call_span, record_completion, record_error
 from aegis_ray.types import Completion, ModelRequest, StreamEnd, StreamEvent
 
@@ -32,7 +32,7 @@ class Endpoint(Protocol):
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]: ...
 
 
-EndpointResolver = Callable[[str], Endpoint]
+EndpointResolver = Callable[[ModelRef], Endpoint]
 
 
 def _hands_over(error: ProviderError) -> bool:
@@ -44,40 +44,41 @@ def _give_up(errors: dict[str, AegisError]) -> AegisError:
 
 
 class Gateway:
-    def __init__(self, resolve: EndpointResolver, chain: Sequence[str]) -> None:
+    def __init__(self, resolve: EndpointResolver, chain: Sequence[ModelRef | str]) -> None:
         if not chain:
             raise BadInputError("the gateway needs at least one model", hint="pass --model or set AEGIS_MODEL")
         self._resolve = resolve
-        self.chain = tuple(chain)
+        self.chain: tuple[ModelRef, ...] = tuple(map(as_model_ref, chain))
 
-    def _models(self, models: Sequence[str] | None) -> list[tuple[str, str]]:
-        """(model reference, OTel provider name) for each model of the chain, validated up front."""
-        return [(ref.name, ref.otel_provider) for ref in map(parse_model_ref, models or self.chain)]
+    def _models(self, models: Sequence[ModelRef | str] | None) -> tuple[ModelRef, ...]:
+        """The models to try: `models` (validated up front) or the chain."""
+        return tuple(map(as_model_ref, models)) if models else self.chain
 
-    async def complete(self, request: ModelRequest, models: Sequence[str] | None = None) -> Completion:
+    async def complete(self, request: ModelRequest, models: Sequence[ModelRef | str] | None = None) -> Completion:
         errors: dict[str, AegisError] = {}
-        for model, provider in self._models(models):
-            with model_call_span(model, provider, request) as span:
+        for ref in self._models(models):
+            with model_call_span(ref.name, ref.otel_provider, request) as span:
                 try:
-                    completion = await self._resolve(model).complete(request)
+                    completion = await self._resolve(ref).complete(request)
                 except ProviderError as error:
                     record_error(span, error)
                     if not _hands_over(error):
                         raise
-                    errors[model] = error
+                    errors[ref.name] = error
                     continue
                 record_completion(span, completion)
                 return completion
         raise _give_up(errors)
 
-    async def stream(self, request: ModelRequest, models: Sequence[str] | None = None) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ModelRequest,
+                     models: Sequence[ModelRef | str] | None = None) -> AsyncIterator[StreamEvent]:
         """Stream from the first model that starts answering; hand over only before any output."""
         errors: dict[str, AegisError] = {}
-        for model, provider in self._models(models):
+        for ref in self._models(models):
             delivered = False
-            with model_call_span(model, provider, request) as span:
+            with model_call_span(ref.name, ref.otel_provider, request) as span:
                 try:
-                    async for event in self._resolve(model).stream(request):
+                    async for event in self._resolve(ref).stream(request):
                         if isinstance(event, StreamEnd):
                             record_completion(span, event.completion)
                         delivered = True
@@ -87,7 +88,7 @@ class Gateway:
                     record_error(span, error)
                     if delivered or not _hands_over(error):
                         raise
-                    errors[model] = error
+                    errors[ref.name] = error
         raise _give_up(errors)
 
 
@@ -99,14 +100,14 @@ class EndpointCache:
     breaker across the Ray cluster.
     """
 
-    def __init__(self, make: Callable[[str], Endpoint]) -> None:
+    def __init__(self, make: Callable[[ModelRef], Endpoint]) -> None:
         self._make = make
-        self.endpoints: dict[str, Endpoint] = {}
+        self.endpoints: dict[ModelRef, Endpoint] = {}
 
-    def __call__(self, model: str) -> Endpoint:
-        if model not in self.endpoints:
-            self.endpoints[model] = self._make(model)
-        return self.endpoints[model]
+    def __call__(self, ref: ModelRef) -> Endpoint:
+        if ref not in self.endpoints:
+            self.endpoints[ref] = self._make(ref)
+        return self.endpoints[ref]
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints.values():

@@ -28,6 +28,7 @@ import threading
 from typing import Any
 
 from aegis_ray.errors import MalformedResponseError, ProviderConnectionError
+from aegis_ray.model_ref import ModelRef
 from aegis_ray.providers.adapters.base import status_error
 from aegis_ray.providers.function import FunctionInfo, FunctionReply, function_endpoint
 from aegis_ray.providers.gateway import EndpointCache
@@ -148,10 +149,10 @@ class InProcessSim:
     def models(self, **endpoint: Any) -> EndpointCache:
         """A resolver with one in-process `ModelEndpoint` per `sim:NAME` asked for (keyword arguments
         go to `function_endpoint`: retry, breaker, rate_limit, prices, timeout_s). Close it with `aclose`."""
-        def make(model: str) -> Any:
-            found = self.profile(model.split(":", 1)[-1])
+        def make(ref: ModelRef) -> Any:
+            found = self.profile(ref.model)
             chunk_chars = found[1].stream_chunk_chars if found else 8
-            return function_endpoint(self, model, **{"chunk_chars": chunk_chars, **endpoint})
+            return function_endpoint(self, ref, **{"chunk_chars": chunk_chars, **endpoint})
 
         return EndpointCache(make)
 

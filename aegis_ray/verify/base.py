@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from opentelemetry.trace import Span
 from pydantic import Field
 
-from aegis_ray.providers.routing import parse_model_ref
+from aegis_ray.model_ref import ModelLike, ModelRef, as_model_ref
 from aegis_ray.telemetry import tracer
 from aegis_ray.types import Answer, Completion, Evidence, Frozen, ModelRequest, Verdict
 
@@ -76,19 +76,19 @@ class Outcome(Frozen):
                       reason=f"{self.method}: {self.reason}")
 
 
-def model_identity(model: str) -> str:
+def model_identity(model: ModelLike) -> str:
     """The identity a vote counts under: one vote per distinct provider model."""
-    return parse_model_ref(model).name
+    return as_model_ref(model).name
 
 
-def independent(voters: Sequence[str], author: str | None) -> list[str]:
+def independent(voters: Sequence[ModelLike], author: ModelLike | None) -> list[ModelRef]:
     """Voters, one per identity, the author excluded: the checker is never the author."""
     author_id = model_identity(author) if author else None
-    seen: dict[str, str] = {}
+    seen: dict[str, ModelRef] = {}
     for voter in voters:
         identity = model_identity(voter)
         if identity != author_id:
-            seen.setdefault(identity, voter)
+            seen.setdefault(identity, as_model_ref(voter))
     return list(seen.values())
 
 

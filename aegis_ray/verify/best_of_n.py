@@ -12,6 +12,7 @@ from typing import Protocol
 
 from aegis_ray.checks import run_checks
 from aegis_ray.errors import BadInputError
+from aegis_ray.model_ref import ModelLike
 from aegis_ray.types import Check
 from aegis_ray.verify.base import CallCounter, Models, Outcome, method_run, model_identity
 from aegis_ray.verify.equivalence import normalise
@@ -25,7 +26,7 @@ class Scorer(Protocol):
 class JudgeScorer:
     """A judge model grades each candidate from 0 to 1."""
 
-    def __init__(self, models: Models, judge: str) -> None:
+    def __init__(self, models: Models, judge: ModelLike) -> None:
         self.models = CallCounter(models)
         self.judge = judge
 
@@ -47,7 +48,7 @@ class CheckScorer:
         return sum(o.passed for o in outcomes) / len(outcomes)
 
 
-async def best_of_n(question: str, models: Models, generator: str, scorer: Scorer, *, n: int = 5,
+async def best_of_n(question: str, models: Models, generator: ModelLike, scorer: Scorer, *, n: int = 5,
                     temperature: float = 1.0, min_score: float = 0.7) -> Outcome:
     if n < 1:
         raise BadInputError("best-of-N needs n >= 1")

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 
 from aegis_ray.memory.retrieval import HybridIndex
+from aegis_ray.model_ref import ModelLike
 from aegis_ray.types import Claim, Evidence, Verdict
 from aegis_ray.verify.base import CallCounter, Models, Outcome, independent, method_run
 from aegis_ray.verify.deterministic import recompute_arithmetic
@@ -37,7 +38,7 @@ class ClaimVerifier:
     """The routes one claim can take; built once per question, shared by its claims."""
 
     def __init__(self, models: Models, judge: LLMEntailment, *, index: HybridIndex | None = None,
-                 voters: Sequence[str] = (), author: str | None = None, quorum: Quorum | None = None,
+                 voters: Sequence[ModelLike] = (), author: ModelLike | None = None, quorum: Quorum | None = None,
                  top_k: int = 3) -> None:
         self.models = CallCounter(models)
         self.judge = judge
@@ -81,7 +82,7 @@ class ClaimVerifier:
         replies = await asyncio.gather(*(self.models.complete(request, [v]) for v in self.voters))
         votes = [parse_claim_check(r.text) for r in replies]
         true, false = votes.count("true"), votes.count("false")
-        evidence = tuple(Evidence(source=v, span=vote) for v, vote in zip(self.voters, votes, strict=True))
+        evidence = tuple(Evidence(source=v.name, span=vote) for v, vote in zip(self.voters, votes, strict=True))
         if self.quorum.reached(true, len(votes)):
             status = "supported"
         elif self.quorum.reached(false, len(votes)):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from aegis_ray.errors import BadInputError
+from aegis_ray.model_ref import ModelLike
 from aegis_ray.types import Frozen
 from aegis_ray.verify.base import CallCounter, Models, Outcome, independent, method_run
 from aegis_ray.verify.equivalence import Equivalence, cluster
@@ -32,8 +33,8 @@ class Quorum(Frozen):
         return agreeing >= self.min_votes and agreeing > self.share * voters
 
 
-async def ensemble(question: str, models: Models, voters: Sequence[str], equivalence: Equivalence, *,
-                   candidate: str | None = None, author: str | None = None, quorum: Quorum | None = None,
+async def ensemble(question: str, models: Models, voters: Sequence[ModelLike], equivalence: Equivalence, *,
+                   candidate: str | None = None, author: ModelLike | None = None, quorum: Quorum | None = None,
                    temperature: float | None = None) -> Outcome:
     quorum = quorum or Quorum()
     panel = independent(voters, author)
@@ -54,7 +55,8 @@ async def ensemble(question: str, models: Models, voters: Sequence[str], equival
             own = next((c for c in clusters if not is_abstention(texts[c[0]])), [])
             votes, best = own, (texts[own[0]] if own else "")
         agreeing = len(votes)
-        summary = {"voters": panel, "answers": answers, "agreeing": agreeing, "clusters": len(clusters)}
+        summary = {"voters": [v.name for v in panel], "answers": answers, "agreeing": agreeing,
+                   "clusters": len(clusters)}
         if is_abstention(best):
             accepted, reason = False, "no answer to verify: the candidate declines to answer"
         else:

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from aegis_ray.memory.embeddings import Embedder
+from aegis_ray.model_ref import ModelLike
 from aegis_ray.verify.base import CallCounter, Models
 from aegis_ray.verify.prompts import Entailment, VerifyTask, is_abstention, parse_entailment, task_request
 
@@ -62,7 +63,7 @@ class LLMEntailment:
 
     name = "llm-entailment"
 
-    def __init__(self, models: Models, judge: str) -> None:
+    def __init__(self, models: Models, judge: ModelLike) -> None:
         self.models = CallCounter(models)
         self.judge = judge
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from aegis_ray.config import Settings
 from aegis_ray.errors import ConfigError
+from aegis_ray.model_ref import ModelLike, ModelName, ModelRef, as_model_ref
 from aegis_ray.providers.endpoint_config import resolve_endpoint
-from aegis_ray.providers.routing import parse_model_ref
 from aegis_ray.types import Frozen
 from aegis_ray.verify.base import independent, model_identity
 
@@ -22,23 +22,24 @@ SIMULATED_VOTERS = ("sim:sim-honest-voter-a", "sim:sim-honest-voter-b", "sim:sim
 
 
 class Panel(Frozen):
-    author: str
-    judge: str
-    voters: tuple[str, ...]
+    author: ModelName
+    judge: ModelName
+    voters: tuple[ModelName, ...]
 
     @property
-    def models(self) -> tuple[str, ...]:
+    def models(self) -> tuple[ModelRef, ...]:
         return tuple(dict.fromkeys((self.author, self.judge, *self.voters)))
 
     @property
     def simulated(self) -> bool:
-        return any(parse_model_ref(m).simulated for m in self.models)
+        return any(ref.simulated for ref in self.models)
 
 
-def plan_panel(settings: Settings, author: str, judge: str | None = None, voters: Sequence[str] = ()) -> Panel:
-    simulated_author = parse_model_ref(author).simulated
-    judge = judge or settings.verification.judge or (SIMULATED_JUDGE if simulated_author else None)
-    chosen = tuple(voters) or tuple(settings.verification.voters) or (SIMULATED_VOTERS if simulated_author else ())
+def plan_panel(settings: Settings, author: ModelLike, judge: ModelLike | None = None,
+               voters: Sequence[ModelLike] = ()) -> Panel:
+    author = as_model_ref(author)
+    judge = judge or settings.verification.judge or (SIMULATED_JUDGE if author.simulated else None)
+    chosen = tuple(voters) or tuple(settings.verification.voters) or (SIMULATED_VOTERS if author.simulated else ())
     if judge is None:
         raise ConfigError("verification needs a judge model that is not the author",
                           hint="pass --judge provider:model or set AEGIS_VERIFICATION__JUDGE")
@@ -49,8 +50,8 @@ def plan_panel(settings: Settings, author: str, judge: str | None = None, voters
     if not panel:
         raise ConfigError("verification needs at least one voter that is not the author",
                           hint="pass --voter provider:model (repeatable) or set AEGIS_VERIFICATION__VOTERS")
-    names = [parse_model_ref(m).name for m in (author, judge, *panel)]
-    for ref in map(parse_model_ref, names):
+    judge = as_model_ref(judge)
+    for ref in (author, judge, *panel):
         if not ref.simulated:
             resolve_endpoint(settings, ref)  # a missing key fails now, clearly
-    return Panel(author=names[0], judge=names[1], voters=tuple(names[2:]))
+    return Panel(author=author, judge=judge, voters=tuple(panel))

@@ -19,6 +19,7 @@ from aegis_ray.checks import Verifier, declared_checks, run_checks
 from aegis_ray.errors import BadInputError
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.memory.retrieval import HybridIndex
+from aegis_ray.model_ref import ModelLike, ModelName
 from aegis_ray.types import Answer, Check, Frozen, RunState
 from aegis_ray.verify.base import CallCounter, Models, Outcome, counting_calls, method_run
 from aegis_ray.verify.best_of_n import CheckScorer, JudgeScorer, best_of_n
@@ -49,7 +50,8 @@ class EntropyLayer(Frozen):
 
 class CoveLayer(Frozen):
     method: Literal["cove"] = "cove"
-    answerer: str | None = Field(default=None, description="Answers the verification questions (default: author).")
+    answerer: ModelName | None = Field(default=None,
+                                       description="Answers the verification questions (default: author).")
     max_questions: int = Field(default=5, ge=1, le=20)
 
 
@@ -72,8 +74,8 @@ Layer = Annotated[DeterministicLayer | EnsembleLayer | EntropyLayer | CoveLayer 
 
 class VerificationPolicy(Frozen):
     layers: tuple[Layer, ...] = Field(min_length=1)
-    judge: str | None = Field(default=None, description="Entailment judge, decomposer, planner and grader.")
-    voters: tuple[str, ...] = Field(default=(), description="Independent models for ensembles and consensus.")
+    judge: ModelName | None = Field(default=None, description="Entailment judge, decomposer, planner and grader.")
+    voters: tuple[ModelName, ...] = Field(default=(), description="Independent models for ensembles and consensus.")
     equivalence: Literal["normalised", "embedding", "entailment"] = "entailment"
     embedding_threshold: float = Field(default=0.9, gt=0, le=1)
     calibration: Path | None = Field(default=None, description="Risk control: a file written by `aegis calibrate`.")
@@ -92,13 +94,13 @@ class VerificationPolicy(Frozen):
 
 class Verification(Frozen):
     question: str
-    author: str
+    author: ModelName
     answer: Answer
     layers: tuple[Outcome, ...]
     calls: int
 
 
-async def verify(policy: VerificationPolicy, question: str, models: Models, author: str, *,
+async def verify(policy: VerificationPolicy, question: str, models: Models, author: ModelLike, *,
                  answer: str | None = None, index: HybridIndex | None = None, checks: Sequence[Check] = (),
                  embedder: Embedder | None = None) -> Verification:
     counted = CallCounter(models)
@@ -151,8 +153,8 @@ def _equivalence(policy: VerificationPolicy, judge: LLMEntailment | None, embedd
 
 
 async def _run_layer(layer: Layer, policy: VerificationPolicy, question: str, candidate: str | None, models: Models,
-                     author: str, judge: LLMEntailment | None, equivalence: Equivalence, index: HybridIndex | None,
-                     checks: tuple[Check, ...]) -> Outcome:
+                     author: ModelLike, judge: LLMEntailment | None, equivalence: Equivalence,
+                     index: HybridIndex | None, checks: tuple[Check, ...]) -> Outcome:
     match layer:
         case DeterministicLayer():
             return _deterministic(question, candidate or "", checks)

@@ -30,7 +30,7 @@ QUESTION = ModelRequest(messages=(Message.user("What is the capital of Australia
 
 def actor_gateway(config: EndpointConfig, *more: EndpointConfig, relay: bool | None = None) -> Gateway:
     configs = {c.ref.name: c for c in (config, *more)}
-    return Gateway(EndpointCache(lambda model: ActorEndpoint(configs[model], relay=relay)), list(configs))
+    return Gateway(EndpointCache(lambda model: ActorEndpoint(configs[model.name], relay=relay)), list(configs))
 
 
 @pytest.mark.parametrize("relay", [False, True], ids=["leased", "relayed"])

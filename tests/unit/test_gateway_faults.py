@@ -48,7 +48,7 @@ async def _close_endpoints() -> AsyncIterator[None]:
 
 def gateway(sim: SimServer, *models: str, provider: str = "sim", **policy: object) -> Gateway:
     """A gateway over in-process endpoints for `provider:model` on the simulator."""
-    cache = EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.split(":", 1)[1], provider, **policy)))
+    cache = EndpointCache(lambda ref: ModelEndpoint(sim_endpoint(sim, ref.model, provider, **policy)))
     _caches.append(cache)
     return Gateway(cache, [f"{provider}:{m}" for m in models])
 

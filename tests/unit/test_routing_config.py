@@ -7,8 +7,8 @@ from pydantic import ValidationError
 
 from aegis_ray.config import load_settings
 from aegis_ray.errors import ConfigError, UnknownModelError
+from aegis_ray.model_ref import parse_model_ref
 from aegis_ray.providers.pricing import price_for
-from aegis_ray.providers.routing import parse_model_ref
 from aegis_ray.runner import SIMULATED_DEFAULT_MODEL, plan_models
 from aegis_ray.types import RunSpec
 
@@ -77,21 +77,21 @@ def test_invalid_settings_say_which_field(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_plan_defaults_to_the_simulator_without_keys() -> None:
-    plan = plan_models(load_settings(), RunSpec(task="hi"))
+    plan = plan_models(load_settings())
     assert plan.chain == (SIMULATED_DEFAULT_MODEL,) and plan.needs_simulator and plan.simulated
 
 
 def test_plan_refuses_to_guess_a_model_when_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with pytest.raises(ConfigError, match="no model is chosen"):
-        plan_models(load_settings(), RunSpec(task="hi"))
-    plan = plan_models(load_settings(), RunSpec(task="hi", model="openai:gpt-4o-mini", fallback_models=("sim:s",)))
+        plan_models(load_settings())
+    plan = plan_models(load_settings(), "openai:gpt-4o-mini", ("sim:s",))
     assert plan.chain == ("openai:gpt-4o-mini", "sim:s") and plan.needs_simulator
 
 
 def test_plan_fails_fast_on_a_missing_key() -> None:
     with pytest.raises(ConfigError, match=r"no API key for gemini:gemini-2\.5-flash") as caught:
-        plan_models(load_settings(), RunSpec(task="hi", model="gemini:gemini-2.5-flash"))
+        plan_models(load_settings(), "gemini:gemini-2.5-flash")
     assert "GEMINI_API_KEY" in caught.value.hint
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
+from aegis_ray.model_ref import WireProtocol
 from aegis_ray.providers.adapters.base import Adapter
 from aegis_ray.providers.endpoint_config import EndpointConfig
-from aegis_ray.providers.routing import WireProtocol
 
 _ADAPTERS: dict[WireProtocol, tuple[str, str, str]] = {  # protocol: (module here, adapter class, its SDK)
     "openai-chat": ("openai_chat", "OpenAIChatAdapter", "openai"),

@@ -6,18 +6,22 @@
     gemini:gemini-2.5-flash                     Gemini generateContent
     openai-compatible:http://host:8000/v1:NAME  any OpenAI-compatible server (vLLM, Ollama, llama.cpp)
     sim:sim-honest                              Aegis's simulated model server (always labelled)
+
+A reference is parsed once, where it enters (a flag, a request body, a settings file, a stored
+spec), into a `ModelRef`, and carried as one: fields typed `ModelName` take the text and hold the
+`ModelRef`, and serialize back to the text.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
 
-from aegis_ray.config import ProviderName
 from aegis_ray.errors import UnknownModelError
 
+ProviderName = Literal["openai", "openai-responses", "anthropic", "gemini", "openai-compatible", "sim"]
 WireProtocol = Literal["openai-chat", "openai-responses", "anthropic", "gemini"]
 
 _PROTOCOL: dict[str, WireProtocol] = {
@@ -94,6 +98,17 @@ class ModelRef(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    # A reference equals its canonical text, and hashes as it, like a `StrEnum` member: tables keyed
+    # by the text (endpoint maps that cross Ray, results files) and comparisons with a configured
+    # name keep working with the parsed reference.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.name == other
+        return isinstance(other, ModelRef) and self.name == other.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
 
 def parse_model_ref(text: str) -> ModelRef:
     """Parse `provider:model`; a bad reference raises `UnknownModelError` saying what is accepted."""
@@ -111,3 +126,26 @@ def parse_model_ref(text: str) -> ModelRef:
         )
     return ModelRef(provider=provider, model=model.strip())  # type: ignore[arg-type]
 
+
+
+ModelLike = ModelRef | str
+"""A reference or its text: what the Python API accepts (`as_model_ref` parses the text once)."""
+
+
+def as_model_ref(model: ModelLike) -> ModelRef:
+    """`model` as a `ModelRef`: text is parsed (the Python API's convenience), a reference kept."""
+    return model if isinstance(model, ModelRef) else parse_model_ref(model)
+
+
+def _parse_text(value: Any) -> Any:
+    return parse_model_ref(value) if isinstance(value, str) else value
+
+
+ModelName = Annotated[
+    ModelRef,
+    BeforeValidator(_parse_text),
+    PlainSerializer(lambda ref: ref.name, return_type=str),
+    WithJsonSchema({"type": "string", "description": "provider:model, e.g. openai:gpt-4o-mini or sim:sim-honest",
+                    "examples": ["sim:sim-honest"]}),
+]
+"""A model reference field: `provider:model` text in, a `ModelRef` held, the text out again."""
