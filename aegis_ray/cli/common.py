@@ -24,10 +24,10 @@ from rich.console import Console
 from aegis_ray.config import Settings
 from aegis_ray.errors import AegisError, BadInputError
 from aegis_ray.model_ref import ModelRef
-from aegis_ray.types import RunResult, RunSpec, RunStatus
+from aegis_ray.types import RunResult, RunStatus
 
 if TYPE_CHECKING:
-    from aegis_ray.session import SessionSpec
+    pass
 
 out = Console(file=sys.stdout, highlight=False)  # bound now: `join_cluster` repoints sys.stdout
 err = Console(stderr=True, highlight=False)
@@ -282,34 +282,3 @@ def finish(result: RunResult, as_json: bool) -> None:
         err.print(f"[yellow]parked:[/] run {result.run_id} awaits approval. Decide with `aegis approve "
                   f"{result.run_id}` (or --deny); it resumes from its last step.", soft_wrap=True)
     raise typer.Exit(EXIT_CODES.get(result.status, 1))
-
-
-async def drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id: str,
-                configure: Callable[[str], Any], *, quiet: bool) -> RunResult:
-    """Run (or resume) `run_id` on a SessionActor of this node, printing its events live."""
-    from actors.session_actor import drive_session, start_session
-    from aegis_ray.loop.events import ApprovalEvent, SessionEvent, StepEvent
-    from aegis_ray.session import SessionConfig
-    from aegis_ray.tools import terminal_approver
-
-    err.print(f"[dim]run {run_id} · workspace {session.workspace} · approvals: {session.approval}"
-              f"{' (parks without a terminal)' if session.approvals == 'park' else ''}[/]", soft_wrap=True)
-    config = SessionConfig(spec=session, endpoints={m.name: configure(m) for m in session.models},
-                           database_url=settings.database_dsn,
-                           home=str(settings.home))
-
-    async def show(event: SessionEvent) -> None:
-        if quiet:
-            return
-        if isinstance(event, StepEvent):
-            step = event.step
-            err.print(f"[cyan]{step.state:>9}[/] {step.detail}", markup=True, soft_wrap=True, highlight=False)
-            for result in step.tool_results:
-                mark = "[green]ok[/]" if result.ok else f"[red]{result.error_type}[/]"
-                first = (result.content.strip().splitlines() or [""])[-1][:160]
-                err.print(f"          ↳ {result.name} {mark} {first}", markup=True, soft_wrap=True)
-        elif isinstance(event, ApprovalEvent):
-            err.print(f"[yellow]approval needed:[/] {event.request.tool} {event.request.arguments}", soft_wrap=True)
-
-    approver = terminal_approver() if session.approvals == "live" else None
-    return await drive_session(start_session(config), spec, run_id, show, approver)

@@ -13,7 +13,6 @@ import typer
 
 from aegis_ray.cli.common import (
     check_simulated_models,
-    drive,
     finish,
     join_cluster,
     relay_calls,
@@ -21,6 +20,7 @@ from aegis_ray.cli.common import (
     simulated_notice,
     simulator,
 )
+from aegis_ray.cli.session_run import drive
 from aegis_ray.cli.verify import AnswerCheck
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError

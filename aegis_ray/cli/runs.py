@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from aegis_ray.cli.common import (
-    drive,
     err,
     finish,
     join_cluster,
@@ -20,6 +19,7 @@ from aegis_ray.cli.common import (
     simulator,
     store_call,
 )
+from aegis_ray.cli.session_run import drive
 from aegis_ray.config import load_settings
 from aegis_ray.errors import BadInputError
 from aegis_ray.types import RunStatus

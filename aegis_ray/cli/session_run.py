@@ -1,0 +1,45 @@
+"""A session run from the CLI: `aegis run --code` and `aegis approve` drive one on a SessionActor of
+this node and print its events as they happen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aegis_ray.cli.common import err
+from aegis_ray.config import Settings
+from aegis_ray.types import RunResult, RunSpec
+
+if TYPE_CHECKING:
+    from aegis_ray.session import SessionSpec
+
+
+async def drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id: str,
+                configure: Callable[[str], Any], *, quiet: bool) -> RunResult:
+    """Run (or resume) `run_id` on a SessionActor of this node, printing its events live."""
+    from actors.session_actor import drive_session, start_session
+    from aegis_ray.loop.events import ApprovalEvent, SessionEvent, StepEvent
+    from aegis_ray.session import SessionConfig
+    from aegis_ray.tools import terminal_approver
+
+    err.print(f"[dim]run {run_id} · workspace {session.workspace} · approvals: {session.approval}"
+              f"{' (parks without a terminal)' if session.approvals == 'park' else ''}[/]", soft_wrap=True)
+    config = SessionConfig(spec=session, endpoints={m.name: configure(m) for m in session.models},
+                           database_url=settings.database_dsn,
+                           home=str(settings.home))
+
+    async def show(event: SessionEvent) -> None:
+        if quiet:
+            return
+        if isinstance(event, StepEvent):
+            step = event.step
+            err.print(f"[cyan]{step.state:>9}[/] {step.detail}", markup=True, soft_wrap=True, highlight=False)
+            for result in step.tool_results:
+                mark = "[green]ok[/]" if result.ok else f"[red]{result.error_type}[/]"
+                first = (result.content.strip().splitlines() or [""])[-1][:160]
+                err.print(f"          ↳ {result.name} {mark} {first}", markup=True, soft_wrap=True)
+        elif isinstance(event, ApprovalEvent):
+            err.print(f"[yellow]approval needed:[/] {event.request.tool} {event.request.arguments}", soft_wrap=True)
+
+    approver = terminal_approver() if session.approvals == "live" else None
+    return await drive_session(start_session(config), spec, run_id, show, approver)
