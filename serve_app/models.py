@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aegis_ray.runner import RunKind
 from aegis_ray.types import Check, TaskText
-from aegis_ray.verify.policy import Verification
+from aegis_ray.verify.policy import CHOSEN_LAYERS, Verification
 
 
 class ApiModel(BaseModel):
@@ -20,7 +20,7 @@ class RunRequest(ApiModel):
     model: str | None = Field(default=None, description="provider:model; default: the service's chain")
 
 
-VerifyLayerName = Literal["ensemble", "semantic_entropy", "cove", "best_of_n", "claims"]
+VerifyLayerName = Literal[CHOSEN_LAYERS]  # type: ignore[valid-type]  # the names, from the verify registry
 
 
 class VerifyRequest(ApiModel):

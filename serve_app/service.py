@@ -34,15 +34,7 @@ from aegis_ray.types import (
     StreamEvent,
 )
 from aegis_ray.verify.panel import Panel, plan_panel
-from aegis_ray.verify.policy import (
-    BestOfNLayer,
-    ClaimsLayer,
-    CoveLayer,
-    EnsembleLayer,
-    EntropyLayer,
-    Verification,
-    VerificationPolicy,
-)
+from aegis_ray.verify.policy import LAYERS, Verification, VerificationPolicy
 from aegis_ray.verify.policy import verify as run_policy
 from serve_app.models import (
     ApprovalRecord,
@@ -135,9 +127,7 @@ class AegisService:
                               verification=checked)
 
     def policy(self, layers: Sequence[str] = ("claims",)) -> VerificationPolicy:
-        kinds = {"ensemble": EnsembleLayer, "semantic_entropy": EntropyLayer, "cove": CoveLayer,
-                 "best_of_n": BestOfNLayer, "claims": ClaimsLayer}
-        return VerificationPolicy(layers=tuple(kinds[name]() for name in layers), judge=self.panel.judge,
+        return VerificationPolicy(layers=tuple(LAYERS[name]() for name in layers), judge=self.panel.judge,
                                   voters=self.panel.voters, calibration=self.settings.verification.calibration)
 
     async def verified_answer(self, messages: tuple[Message, ...]) -> tuple[Completion, Verification]:

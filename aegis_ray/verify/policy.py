@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -68,8 +68,13 @@ class ClaimsLayer(Frozen):
     consensus: bool = Field(default=True, description="Fall back to the voters when no evidence decides a claim.")
 
 
-Layer = Annotated[DeterministicLayer | EnsembleLayer | EntropyLayer | CoveLayer | BestOfNLayer | ClaimsLayer,
-                  Field(discriminator="method")]
+LayerKind = DeterministicLayer | EnsembleLayer | EntropyLayer | CoveLayer | BestOfNLayer | ClaimsLayer
+Layer = Annotated[LayerKind, Field(discriminator="method")]
+
+LAYERS: dict[str, type[LayerKind]] = {kind.model_fields["method"].default: kind for kind in get_args(LayerKind)}
+"""Every layer by its `method` name, read off the `Layer` union: the one list the CLI and the API offer."""
+CHOSEN_LAYERS: tuple[str, ...] = tuple(name for name in LAYERS if name != "deterministic")
+"""The layers a user chooses by name (the deterministic layer runs the declared checks, and is no choice)."""
 
 
 class VerificationPolicy(Frozen):

@@ -320,3 +320,16 @@ async def test_a_coding_answer_is_checked_by_re_running_the_program_on_a_copy(tm
         assert (workspace / "runs.log").read_text() == "x"  # the re-run's side effect stayed in its copy
     assert "did not print '41'" in state.answer.reason and "42" in state.answer.reason
     await cache.aclose()
+
+
+def test_layer_names_come_from_the_one_registry() -> None:
+    from typing import get_args
+
+    from aegis_ray.verify.policy import CHOSEN_LAYERS, LAYERS, VerificationPolicy
+    from serve_app.models import VerifyLayerName
+
+    assert set(CHOSEN_LAYERS) == set(LAYERS) - {"deterministic"}
+    assert get_args(VerifyLayerName) == CHOSEN_LAYERS
+    for name, kind in LAYERS.items():  # each name builds the layer a policy parses back from it
+        policy = VerificationPolicy(layers=(kind(),), judge="sim:judge", voters=("sim:voter",))
+        assert VerificationPolicy.model_validate_json(policy.model_dump_json()).layers[0].method == name
