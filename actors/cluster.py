@@ -14,7 +14,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     """Join `address` (or `RAY_ADDRESS`), else start a cluster in this process; idempotent.
 
     Joining checks first that the cluster lets this process in (token authentication, see
-    `actors.local_cluster.prepare_join`) and fails with one clear `AegisError` if not. A cluster
+    `actors.ray_auth.prepare_join`) and fails with one clear `AegisError` if not. A cluster
     of this process's own gets no dashboard and keeps worker logs off the driver: Aegis prints its
     own output. On a real cluster the head node's settings apply (see `clusters/`).
     """
@@ -22,7 +22,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
-        from actors.local_cluster import prepare_join
+        from actors.ray_auth import prepare_join
 
         prepare_join(address)
     local = {} if address else {"num_cpus": num_cpus, "object_store_memory": object_store_memory}
@@ -32,7 +32,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     except (ConnectionError, ray.exceptions.AuthenticationError) as error:
         if not address:
             raise
-        from actors.local_cluster import ClusterError
+        from actors.ray_auth import ClusterError
 
         raise ClusterError(f"cannot join the Ray cluster at {address}: {str(error).split('.')[0]}",
                            hint="check RAY_ADDRESS and the cluster's auth token (~/.ray/auth_token)") from None

@@ -1,5 +1,4 @@
-"""A local Ray cluster that outlives the command that started it, and joining clusters with Ray's
-token authentication.
+"""A local Ray cluster that outlives the command that started it.
 
 `start` runs `ray start --head` in a session of its own (`setsid`): every process of the head (GCS,
 raylet, agents, the workers it spawns, detached actors included) carries that session id, which is
@@ -9,12 +8,9 @@ writes its `ray_current_cluster` file there, not in `/tmp/ray`, so a plain `ray.
 (a test suite, a notebook) never joins it by accident. Its address and session are recorded in
 `<home>/cluster.json`; a record whose processes are gone is dropped on the next look.
 
-Ray 2.60 turns token authentication on for the clusters it starts, and a process that joins by
-address (`RAY_ADDRESS`) sends its token only when `RAY_AUTH_MODE=token`: without it, `ray.init`
-retries for about 20 s and raises a bare `ConnectionError`. `prepare_join` switches token mode on
-when a token exists (Ray's own lookup: `RAY_AUTH_TOKEN`, `RAY_AUTH_TOKEN_PATH`, `~/.ray/auth_token`)
-and asks the cluster's GCS once, in milliseconds, whether it lets this process in: a missing or
-rejected token and an unreachable address are one clear error each, with a hint.
+The head starts in token-authentication mode, with a token (`actors.ray_auth`, which also
+prepares joining any cluster by address); its processes are found and stopped by session
+(`actors.process_sessions`).
 
 Nothing here imports Ray at module level: `aegis down` and `aegis status` stay instant.
 """
@@ -26,7 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,23 +30,17 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from aegis_ray.errors import AegisError, ConfigError
+from actors.process_sessions import kill_session, session_members
+from actors.ray_auth import ClusterError, head_token_env
 
 RECORD = "cluster.json"
 LOCK = "cluster.lock"
 START_LOG = "cluster-start.log"
 SIM_LOG = "cluster-sim.log"
 START_TIMEOUT_S = 180.0
-STOP_GRACE_S = 1.0
-AUTH_MODE = "RAY_AUTH_MODE"
-DEFAULT_TOKEN = Path("~/.ray/auth_token")
 # How a run joins: `RAY_ADDRESS`/`AEGIS_RAY_ADDRESS` first, else a running local head, else (when
 # `AEGIS_LOCAL_CLUSTER=keep`) a head started for it, else a cluster of its own for that one command.
 AUTOSTART_ENV = "AEGIS_LOCAL_CLUSTER"
-
-
-class ClusterError(AegisError):
-    """The Ray cluster cannot be started, reached or joined."""
 
 
 @dataclass(frozen=True)
@@ -91,92 +80,6 @@ def temp_dir(home: Path) -> Path:
 def autostart_enabled() -> bool:
     """Whether a command that needs Ray and finds no cluster starts a head that stays up."""
     return os.environ.get(AUTOSTART_ENV, "").strip().lower() in ("keep", "1", "true", "yes", "on")
-
-
-# -- processes ------------------------------------------------------------------------------------
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        import psutil
-
-        with contextlib.suppress(psutil.Error):
-            return " ".join(psutil.Process(pid).cmdline())
-        return ""
-
-
-def session_members(session: int, marker: str | None = None) -> list[int]:
-    """The live processes of session `session` (zombies left out); none unless one of them has
-    `marker` in its command line, when a marker is given (a session whose processes all died frees
-    its id for reuse: the marker tells ours from a stranger's)."""
-    members = _session_pids(session)
-    if marker is not None and not any(marker in _cmdline(pid) for pid in members):
-        return []
-    return members
-
-
-def _session_pids(session: int) -> list[int]:
-    proc = Path("/proc")
-    if not proc.is_dir():  # macOS and friends
-        import psutil
-
-        found = []
-        for process in psutil.process_iter(["status"]):
-            with contextlib.suppress(psutil.Error, OSError):
-                if process.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(process.pid) == session:
-                    found.append(process.pid)
-        return found
-    members = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_bytes()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 3 and fields[0] != b"Z" and int(fields[3]) == session:
-            members.append(int(entry.name))
-    return members
-
-
-def _signal_all(pids: list[int], signum: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signum)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _kill_session(session: int, marker: str | None, grace_s: float = STOP_GRACE_S) -> int:
-    """SIGTERM every process of `session` (if it is ours: see `session_members`), SIGKILL what is
-    left after `grace_s`; how many there were. (Ray's GCS drains for up to 30 s on SIGTERM; a local
-    head has nothing worth that wait.)"""
-    members = session_members(session, marker)
-    if not members:
-        return 0
-    _signal_all(members, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        for pid in members:
-            _reap(pid)
-        if not _session_pids(session):
-            return len(members)
-        time.sleep(0.05)
-    for _ in range(50):  # workers can still be forking when the first signal lands
-        left = _session_pids(session)
-        if not left:
-            break
-        _signal_all(left, signal.SIGKILL)
-        for pid in left:
-            _reap(pid)
-        time.sleep(0.05)
-    return len(members)
 
 
 def _sim_marker(url: str | None) -> str:
@@ -248,106 +151,6 @@ def running(home: Path) -> LocalHead | None:
     return None
 
 
-# -- token authentication -------------------------------------------------------------------------
-
-def token_source() -> str:
-    """Where Ray looks for the token first, in words."""
-    if os.environ.get("RAY_AUTH_TOKEN"):
-        return "RAY_AUTH_TOKEN"
-    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
-        return f"RAY_AUTH_TOKEN_PATH ({os.environ['RAY_AUTH_TOKEN_PATH']})"
-    return str(DEFAULT_TOKEN)
-
-
-def _has_token() -> bool:
-    from ray._raylet import AuthenticationTokenLoader
-
-    loader = AuthenticationTokenLoader.instance()
-    loader.reset_cache()  # the environment may have changed since Ray first looked
-    return bool(loader.has_token(ignore_auth_mode=True))
-
-
-def _token_mode() -> bool:
-    return os.environ.get(AUTH_MODE, "").strip().lower() == "token"
-
-
-def _enable_token_mode() -> None:
-    from ray._private.authentication.authentication_token_setup import _enable_token_auth
-
-    _enable_token_auth()  # RAY_AUTH_MODE=token, for this process and what it starts
-
-
-def _ensure_head_token() -> dict[str, str]:
-    """The auth environment for a new head: token mode (unless `RAY_AUTH_MODE` says otherwise) with
-    a token, created at ~/.ray/auth_token, as `ray.init()` does, if there is none."""
-    if os.environ.get(AUTH_MODE) is not None and not _token_mode():
-        return {}
-    if not _has_token():
-        if os.environ.get("RAY_AUTH_TOKEN_PATH"):
-            raise ConfigError(f"RAY_AUTH_TOKEN_PATH names {os.environ['RAY_AUTH_TOKEN_PATH']}, which holds no token",
-                              hint="write a token there (`ray get-auth-token --generate` makes one) or unset it")
-        from ray._private.authentication.authentication_token_setup import generate_and_save_token
-
-        generate_and_save_token()
-    return {AUTH_MODE: "token"}
-
-
-def _probeable(address: str) -> bool:
-    return "://" not in address and address not in ("auto", "local") and ":" in address
-
-
-def _probe(address: str, header: dict[str, str], timeout_s: float = 5.0) -> str:
-    """One GCS call (GetClusterId) with this token: "ok", "unauthenticated" or "unreachable"."""
-    import grpc
-    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
-
-    metadata = tuple((k.lower(), v) for k, v in header.items())
-    with grpc.insecure_channel(address) as channel:
-        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
-        try:
-            stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=timeout_s, metadata=metadata,
-                              wait_for_ready=False)
-        except grpc.RpcError as error:
-            return "unauthenticated" if error.code() == grpc.StatusCode.UNAUTHENTICATED else "unreachable"
-    return "ok"
-
-
-def prepare_join(address: str) -> None:
-    """Before `ray.init(address)`: token mode on when a token exists and `RAY_AUTH_MODE` is unset;
-    then one quick question to the cluster, so that a missing or rejected token and an unreachable
-    address fail now, clearly, and not after Ray's 20 s of retries with a traceback."""
-    has_token = _has_token()
-    if os.environ.get(AUTH_MODE) is None and has_token:
-        _enable_token_mode()
-    if _token_mode() and not has_token:
-        raise ConfigError(
-            f"RAY_AUTH_MODE=token but no Ray auth token was found (looked in {token_source()})",
-            hint="copy the cluster's token (`ray get-auth-token` on its head) to ~/.ray/auth_token, "
-                 "or set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH")
-    if not _probeable(address):
-        return
-    from ray._raylet import AuthenticationTokenLoader
-
-    header = (AuthenticationTokenLoader.instance().get_token_for_http_header(ignore_auth_mode=True)
-              if _token_mode() else {})
-    outcome = _probe(address, header)
-    if outcome == "unreachable":
-        raise ClusterError(f"cannot reach the Ray cluster at {address}",
-                           hint="check RAY_ADDRESS (host:port of the head's GCS) and that the head is up; "
-                                "unset it to use a local cluster")
-    if outcome == "unauthenticated" and header:
-        raise ConfigError(
-            f"the Ray cluster at {address} rejected the auth token from {token_source()}",
-            hint="use the cluster's own token: `ray get-auth-token` on its head, then put it in "
-                 "~/.ray/auth_token or RAY_AUTH_TOKEN")
-    if outcome == "unauthenticated":
-        hint = ("set RAY_AUTH_MODE=token (the token exists)" if has_token else
-                "copy the cluster's token (`ray get-auth-token` on its head) to ~/.ray/auth_token, "
-                "or set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH")
-        raise ConfigError(f"the Ray cluster at {address} requires token authentication and no token was "
-                          f"sent (looked in {token_source()})", hint=hint)
-
-
 # -- start and stop -------------------------------------------------------------------------------
 
 def _free_port() -> int:
@@ -407,8 +210,8 @@ def _await_sim(server: subprocess.Popen[bytes], url: str, timeout_s: float = 60.
 
 def _stop_head(head: LocalHead) -> None:
     if head.sim_session:
-        _kill_session(head.sim_session, _sim_marker(head.sim_url), grace_s=0.5)
-    _kill_session(head.session, head.temp_dir)
+        kill_session(head.sim_session, _sim_marker(head.sim_url), grace_s=0.5)
+    kill_session(head.session, head.temp_dir)
 
 
 def start(home: Path, *, num_cpus: int | None = None, object_store_bytes: int | None = None,
@@ -431,7 +234,7 @@ def start(home: Path, *, num_cpus: int | None = None, object_store_bytes: int | 
         tmp.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp.mkdir(mode=0o700)
         env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-        env.update(_ensure_head_token(), RAY_USAGE_STATS_ENABLED="0")
+        env.update(head_token_env(), RAY_USAGE_STATS_ENABLED="0")
         sim, sim_url = _start_sim(home, env)  # starts while Ray does
         log = home / START_LOG
         with log.open("w", encoding="utf-8") as out:
@@ -451,8 +254,8 @@ def start(home: Path, *, num_cpus: int | None = None, object_store_bytes: int | 
                                    hint=f"the full log is {log}")
             _await_sim(sim, sim_url)
         except BaseException:  # a failure, or Ctrl-C: leave nothing behind
-            _kill_session(sim.pid, None, grace_s=0.5)  # sessions of this process's own children
-            _kill_session(launcher.pid, None)
+            kill_session(sim.pid, None, grace_s=0.5)  # sessions of this process's own children
+            kill_session(launcher.pid, None)
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         head = LocalHead(address=address_file.read_text(encoding="utf-8").strip(), session=launcher.pid,
@@ -477,13 +280,13 @@ def simulator_url(home: Path) -> str | None:
         if current.sim_url and _sim_answers(current.sim_url):
             return current.sim_url
         if current.sim_session:
-            _kill_session(current.sim_session, _sim_marker(current.sim_url), grace_s=0.5)
+            kill_session(current.sim_session, _sim_marker(current.sim_url), grace_s=0.5)
         env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
         sim, sim_url = _start_sim(home, env)
         try:
             _await_sim(sim, sim_url)
         except BaseException:
-            _kill_session(sim.pid, None, grace_s=0.5)
+            kill_session(sim.pid, None, grace_s=0.5)
             raise
         _write_record(home, replace(current, sim_url=sim_url, sim_session=sim.pid))
         return sim_url

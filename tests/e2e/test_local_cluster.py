@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from actors import local_cluster
+from actors import local_cluster, process_sessions
 from tests.helpers import aegis, clean_env
 
 pytestmark = pytest.mark.e2e
@@ -187,10 +187,10 @@ def test_autostart_keeps_the_first_runs_cluster_for_the_next(tmp_path: Path) -> 
 
 
 def test_session_members_are_exactly_one_sessions_processes() -> None:
-    own = local_cluster.session_members(os.getsid(0))
+    own = process_sessions.session_members(os.getsid(0))
     assert os.getpid() in own
-    assert local_cluster.session_members(2**22 + 12345) == []
-    assert local_cluster.session_members(os.getsid(0), marker="no process has this in its command line") == []
+    assert process_sessions.session_members(2**22 + 12345) == []
+    assert process_sessions.session_members(os.getsid(0), marker="no process has this in its command line") == []
 
 
 def test_a_record_whose_processes_are_gone_is_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
