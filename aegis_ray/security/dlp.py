@@ -26,7 +26,10 @@ SECRET_PATTERNS: dict[str, str] = {
     "private_key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\z)",
     "jwt": r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
     "bearer": r"(?i)\bbearer\s+[A-Za-z0-9._\-]{20,}",
-    "assignment": r"(?i)\b(?:password|passwd|secret|api[_-]?key|token)\s*[:=]\s*['\"]?[^\s'\"]{6,}",
+    # A literal value only (quoted, or bare up to a separator): `token = get_token()` and
+    # `api_key = os.environ["KEY"]` are code, not credentials, and a coding agent must write them intact.
+    "assignment": r"(?i)\b(?:password|passwd|secret|api[_-]?key|token)\s*[:=]\s*"
+                  r"(?:['\"][^\s'\"]{6,}['\"]?|[^\s'\"()\[\]{}.,;:=]{6,}(?:$|[\s,;]))",
 }
 PII_PATTERNS: dict[str, str] = {
     "email": r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b",
@@ -67,7 +70,8 @@ class Scrubber:
             for match in pattern.finditer(text):
                 if kind == "card_number" and not _luhn(match.group(0)):
                     continue
-                found.append(Redaction(kind=kind, start=match.start(), end=match.end()))
+                end = match.end() - (kind == "assignment" and match.group(0)[-1] in " \t\r\n,;")  # keep the separator
+                found.append(Redaction(kind=kind, start=match.start(), end=end))
         if pii:
             found += [Redaction(kind="phone_number", start=m.start, end=m.end)
                       for m in phonenumbers.PhoneNumberMatcher(text, self.region)]

@@ -12,8 +12,9 @@ the production wiring and not a copy of it:
   (with the contacts a tainted recipient may name) and the gate.
 
 What differs between callers is a parameter: the security settings, the secrets, the reader
-model, the approval policy, the transport. Sessions (`aegis_ray.session`) and the red team
-(`aegis_ray.security.redteam.runner`) call it.
+model, the approval policy, the transport. Sessions (`aegis_ray.session`), the red team
+(`aegis_ray.security.redteam.runner`) and the MCP server (`aegis_ray.mcp_server`, whose settings
+name no tool untrusted: its planner is the MCP host's model, which asked for every output) call it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Verification: one module per method, each a pure async function; deterministic checks first.
 
-The public face, for the shells: a verification policy of layers and `verify`, which runs one
-(`policy`); the panel of models a policy checks with (`panel`); risk calibration (`risk`).
+The public face, for the shells: a verification policy of layers (`LAYERS` by name, the ones a
+user chooses in `CHOSEN_LAYERS`) and `verify`, which runs one (`policy`); the panel of models a
+policy checks with (`panel`); risk calibration (`risk`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aegis_ray.verify.panel import Panel, plan_panel
     from aegis_ray.verify.policy import (
+        CHOSEN_LAYERS,
+        LAYERS,
         BestOfNLayer,
         ClaimsLayer,
         CoveLayer,
@@ -25,8 +28,9 @@ if TYPE_CHECKING:
     from aegis_ray.verify.risk import LabelledScore, calibrate, clopper_pearson_upper
 
 __all__ = [
-    "BestOfNLayer", "ClaimsLayer", "CoveLayer", "EnsembleLayer", "EntropyLayer", "LabelledScore", "Layer", "Panel",
-    "Verification", "VerificationPolicy", "calibrate", "clopper_pearson_upper", "plan_panel", "verify",
+    "CHOSEN_LAYERS", "LAYERS", "BestOfNLayer", "ClaimsLayer", "CoveLayer", "EnsembleLayer", "EntropyLayer",
+    "LabelledScore", "Layer", "Panel", "Verification", "VerificationPolicy", "calibrate", "clopper_pearson_upper",
+    "plan_panel", "verify",
 ]
 
 # Each name is imported from its module on first use (PEP 562): every engine import of a module of

@@ -1,5 +1,5 @@
 """MCP both ways: real third-party servers mounted into a session; `aegis mcp serve` used by the
-official MCP client."""
+official MCP client, and its server in-process under the security guard."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
+from aegis_ray.config import SecuritySettings
 from aegis_ray.loop import AgentLoop
-from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
+from aegis_ray.mcp_server import build_server, served_toolbox
+from aegis_ray.providers import EndpointCache, FunctionInfo, FunctionModel, Gateway, ModelEndpoint
+from aegis_ray.security.quarantine import QuarantinedTools
 from aegis_ray.sim import ModelProfile, Script, SimConfig, SimServer, Turn
 from aegis_ray.tools import ToolContext, ToolRegistry, Workspace
 from aegis_ray.tools.mcp_client import MCPServerSpec, mount_mcp
-from aegis_ray.types import RunSpec, RunStatus, ToolCall
+from aegis_ray.types import Message, RunSpec, RunStatus, ToolCall
 from tests.helpers import free_port, sim_endpoint
 
 pytestmark = pytest.mark.integration
@@ -105,6 +108,28 @@ async def test_official_client_lists_and_calls_aegis_mcp_serve(tmp_path: Path) -
         answered = await client.call_tool("run", {"task": "What is the capital of France?"})
         assert "Paris" in answered.content[0].text and "simulated" in answered.content[0].text
     assert (tmp_path / "a.py").read_text() == "print(6 * 7)"
+
+
+async def test_the_guard_masks_aegiss_own_keys_in_what_served_tools_are_sent(tmp_path: Path) -> None:
+    key = "prov-7f3c9a1b2d4e6f80"  # no known credential format: only the guard's secrets can mask it
+
+    def echo(messages: tuple[Message, ...], _: FunctionInfo) -> str:
+        return messages[-1].content  # the task, as the model was sent it
+
+    gateway = Gateway(lambda _: FunctionModel(echo, "sim:echo"), ["sim:echo"])
+    tools = served_toolbox(gateway, security=SecuritySettings(), secrets=[key], approval="auto")
+    async with Client(build_server(tools, ToolContext(workspace=Workspace(tmp_path)))) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert isinstance(tools, QuarantinedTools)
+        assert names == {s.name for s in tools.tools.specs}  # the guarded tools, none refused, no `extract`
+        answered = await client.call_tool("run", {"task": f"Repeat after me: {key}"})
+        assert not answered.is_error and key not in answered.content[0].text
+        assert "Repeat after me: [REDACTED:known_secret]" in answered.content[0].text
+        wrote = await client.call_tool("write_file", {"path": "notes.txt", "content": f"the key is {key}\n$v1 stays"})
+        assert not wrote.is_error
+        read = await client.call_tool("read_file", {"path": "notes.txt"})
+        assert read.content[0].text == "the key is [REDACTED:known_secret]\n$v1 stays"  # output as the tool read it
+    assert (tmp_path / "notes.txt").read_text() == "the key is [REDACTED:known_secret]\n$v1 stays"
 
 
 @pytest.fixture

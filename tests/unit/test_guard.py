@@ -1,4 +1,4 @@
-"""One defended toolbox: the red team and sessions both get their tools from
+"""One defended toolbox: the red team, sessions and the MCP server all get their tools from
 `aegis_ray.security.guard.defended_toolbox`, each with its own settings, so the red team measures
 the production wiring."""
 
@@ -114,3 +114,29 @@ def test_a_session_with_security_off_gets_the_bare_registry(tmp_path: Path, monk
     loop = _session(tmp_path, SecuritySettings(enabled=False)).loop(ToolContext(workspace=Workspace(tmp_path)),
                                                                     _approve)
     assert spy.calls == [] and isinstance(loop.tools, ToolRegistry) and loop.tools.approver is _approve
+
+
+def test_the_mcp_servers_tools_are_guarded_by_the_builder_with_nothing_untrusted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from aegis_ray import mcp_server
+
+    assert mcp_server.defended_toolbox is guard.defended_toolbox
+    spy = Spy()
+    monkeypatch.setattr(mcp_server, "defended_toolbox", spy)
+    security = SecuritySettings(allow_hosts=["docs.example.com"], contacts=["bob@corp.example"])
+    unused = EndpointCache(lambda _: (_ for _ in ()).throw(AssertionError("no model is called")))
+    gateway = Gateway(unused, ["sim:sim-honest"])
+    tools = mcp_server.served_toolbox(gateway, security=security, secrets=["aegis-provider-key-42"], approval="auto")
+    assert len(spy.calls) == 1 and tools is spy.built[0]
+    call = spy.calls[0]
+    assert call["security"] == security.model_copy(update={"untrusted_tools": []})  # only that setting differs
+    assert list(call["secrets"]) == ["aegis-provider-key-42"] and call["approval"] == "auto"
+    assert call["models"] is gateway and call["reader"] == "sim:sim-honest" and call.get("transport") is None
+    assert isinstance(tools, QuarantinedTools) and tools.untrusted_tools == frozenset()
+    assert tools.gate.policy.allow_hosts == ("docs.example.com",)
+    assert tools.policy == default_policy(("bob@corp.example",))
+    assert tools.scrubber.known == ["aegis-provider-key-42"] and tools.tools.policy == "auto" and not tools.refused
+    assert {"read_file", "write_file", "run_command", "run_python", "run", "verify"} <= {s.name for s in tools.specs}
+
+    bare = mcp_server.served_toolbox(gateway, security=SecuritySettings(enabled=False), secrets=(), approval="deny")
+    assert len(spy.calls) == 1 and isinstance(bare, ToolRegistry) and bare.policy == "deny"

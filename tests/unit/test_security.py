@@ -305,3 +305,15 @@ async def test_a_run_resumed_after_a_crash_still_has_its_quarantined_variables(t
     await egress.aclose()
     assert final.status is RunStatus.SUCCEEDED, final.steps[-1].detail
     assert len(world.outbox) == 1 and "The minutes are attached." in world.outbox[0]["body"]
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("token = get_token()", "token = get_token()"),
+    ('api_key = os.environ["OPENAI_API_KEY"]', 'api_key = os.environ["OPENAI_API_KEY"]'),
+    ("TOKEN=$(cat token.txt)", "TOKEN=$(cat token.txt)"),
+    ('password = "hunter2hunter"', "[REDACTED:assignment]"),
+    ("export API_KEY=abcdef123 && run", "export [REDACTED:assignment] && run"),
+])
+def test_assignments_are_masked_only_when_they_assign_a_literal(text: str, masked: str) -> None:
+    """Code that reads a credential is the user's work, written intact; a literal one is masked."""
+    assert Scrubber().scrub(text, pii=False) == masked
