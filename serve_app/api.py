@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from aegis_ray import sse
 from aegis_ray.errors import (
     AegisError,
+    AllModelsFailedError,
     BadInputError,
     NotFoundError,
     ProviderError,
@@ -76,10 +77,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": description} for code, description in (
         (400, "Bad input (BadInputError)"), (401, "Missing or invalid API key"),
         (404, "Not found (NotFoundError)"), (422, "A field failed validation: `detail` lists them"),
-        (502, "A model endpoint failed (ProviderError)"), (503, "The service refuses work (kill switch)"))}
+        (502, "A model endpoint failed (ProviderError), or every model of the chain (AllModelsFailedError)"),
+        (503, "The service refuses work (kill switch)"))}
 # The HTTP status of an Aegis error: the first class it is an instance of; anything else is 500.
 STATUS: tuple[tuple[type[AegisError], int], ...] = (
-    (NotFoundError, 404), (BadInputError, 400), (ServiceUnavailableError, 503), (ProviderError, 502))
+    (NotFoundError, 404), (BadInputError, 400), (ServiceUnavailableError, 503), (ProviderError, 502),
+    (AllModelsFailedError, 502))
 
 
 class Runtime:
