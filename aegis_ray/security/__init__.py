@@ -12,8 +12,9 @@ and reporting it (`run_red_team`, `report_table`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aegis_ray.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aegis_ray.security.dlp import scrub_logs
@@ -22,15 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["report_table", "run_red_team", "scrub_logs"]
 
-# Each name is imported from its module on first use (PEP 562): every import of a module of this
-# package runs this file first, and the red team pulls the agent loop and the guard, which import
-# this package themselves (a cycle) and which a process that only labels taint must not pay for.
-_HOME = {"scrub_logs": "dlp", "report_table": "redteam.runner", "run_red_team": "redteam.simulated"}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+# Imported on first use: the red team pulls the agent loop and the guard, which import this
+# package themselves (a cycle), and which a process that only labels taint must not pay for.
+__getattr__ = lazy_exports(__name__, {"scrub_logs": "dlp", "report_table": "redteam.runner",
+                                      "run_red_team": "redteam.simulated"})

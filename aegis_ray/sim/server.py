@@ -10,18 +10,18 @@ simulated (header `x-aegis-simulated: true`, system fingerprint `aegis-sim`). Ro
     GET  /v1/models                                model patterns served
     POST /_sim/faults   GET /_sim/log   POST /_sim/reset   GET /_sim/health   (test control)
 
-Faults come from a queue filled on demand (`SimServer.inject` or `POST /_sim/faults`), else at
-random with the profile's `fault_rate`.
+What the models say, and the faults they fail with, is `aegis_ray.sim.world`'s (shared with the
+in-process `aegis_ray.sim.inprocess`); this module adds the transport and the request log. Faults
+come from a queue filled on demand (`SimServer.inject` or `POST /_sim/faults`), else at random with
+the profile's `fault_rate`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import json
 import logging
-import random
 import socket
 import threading
 import time
@@ -37,13 +37,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from aegis_ray import sse
-from aegis_ray.sim.models import Fault, FaultKind, ModelProfile, SimConfig, ToolCallTurn, Turn
-from aegis_ray.sim.personas import respond
+from aegis_ray.sim.models import Fault, FaultKind, SimConfig
 from aegis_ray.sim.wire.anthropic import AnthropicCodec
-from aegis_ray.sim.wire.base import SimReply, SimRequest, WireCodec, approx_tokens
+from aegis_ray.sim.wire.base import SimRequest, WireCodec
 from aegis_ray.sim.wire.gemini import GeminiCodec
 from aegis_ray.sim.wire.openai_chat import OpenAIChatCodec
 from aegis_ray.sim.wire.openai_responses import OpenAIResponsesCodec
+from aegis_ray.sim.world import FAULT_STATUS, SimWorld, delay_s
 
 SIMULATED_HEADER = {"x-aegis-simulated": "true"}
 _LOG_LIMIT = 100_000
@@ -75,70 +75,20 @@ class FaultOrder(BaseModel):
     times: int = Field(default=1, ge=1)
 
 
-class SimState:
-    """Everything a running server knows: config, queued faults, request log, random streams."""
+class SimState(SimWorld):
+    """Everything a running server knows: the simulated models (`SimWorld`) and the request log."""
 
     def __init__(self, config: SimConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.log: deque[RequestRecord] = deque(maxlen=_LOG_LIMIT)
-        self._faults: list[tuple[str, Fault]] = []
-        self._lock = threading.Lock()
-        self._rngs: dict[str, random.Random] = {}
 
-    def profile(self, model: str) -> tuple[str, ModelProfile] | None:
-        for pattern, profile in self.config.models.items():
-            if fnmatch.fnmatchcase(model, pattern):
-                return pattern, profile
-        return None
-
-    def rng(self, pattern: str, profile: ModelProfile) -> random.Random:
-        if pattern not in self._rngs:
-            self._rngs[pattern] = random.Random(f"{self.config.seed}:{profile.seed}:{pattern}")
-        return self._rngs[pattern]
-
-    def inject(self, order: FaultOrder) -> None:
-        with self._lock:
-            self._faults.extend([(order.model, order.fault)] * order.times)
-
-    def take_fault(self, model: str, pattern: str, profile: ModelProfile) -> Fault | None:
-        with self._lock:
-            for i, (want, fault) in enumerate(self._faults):
-                if fnmatch.fnmatchcase(model, want):
-                    del self._faults[i]
-                    return fault
-        rng = self.rng(pattern, profile)
-        if profile.fault_rate and rng.random() < profile.fault_rate:
-            return Fault(kind=rng.choice(profile.random_faults), retry_after_s=0.05, delay_s=2.0)
-        return None
+    def place(self, order: FaultOrder) -> None:
+        """Queue the faults of a validated `FaultOrder` (`POST /_sim/faults`, `SimServer.inject`)."""
+        self.inject(order.model, order.fault, order.times)
 
     def reset(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        super().reset()
         self.log.clear()
-        self._rngs.clear()
-
-
-def _apply_tool_choice(turn: Turn, request: SimRequest) -> Turn:
-    if request.tool_choice == "none" and turn.tool_calls:
-        return Turn(text=turn.text or "")
-    forced = request.tool_choice not in ("auto", "none")
-    if forced and not turn.tool_calls and request.tools:
-        name = request.tool_choice if request.tool_choice in request.tools else request.tools[0]
-        return Turn(tool_calls=[ToolCallTurn(name=name)])
-    return turn
-
-
-def _reply(state: SimState, request: SimRequest, profile: ModelProfile, pattern: str,
-           fault: Fault | None) -> SimReply:
-    turn = _apply_tool_choice(respond(profile, request, state.rng(pattern, profile)), request)
-    malformed = fault is not None and fault.kind is FaultKind.MALFORMED_TOOL_ARGS
-    if malformed and not turn.tool_calls and request.tools:
-        turn = Turn(text=turn.text, tool_calls=[ToolCallTurn(name=request.tools[0], arguments={"x": 1})])
-    input_tokens = sum(approx_tokens(m.text) for m in request.messages) + 3 * len(request.messages)
-    output_tokens = approx_tokens(turn.text or "") + sum(
-        approx_tokens(json.dumps(c.arguments)) + 3 for c in turn.tool_calls)
-    return SimReply(turn=turn, input_tokens=input_tokens, output_tokens=max(1, output_tokens),
-                    malformed_tool_args=malformed)
 
 
 async def _frames(frames: list[str], cut_after: int | None) -> AsyncIterator[str]:
@@ -168,15 +118,12 @@ def _handler(state: SimState, codec: WireCodec, protocol: str,
                           f"the model '{request.model}' does not exist on this simulated server")
         pattern, profile = found
         fault = state.take_fault(request.model, pattern, profile)
-        status = {FaultKind.RATE_LIMIT: 429, FaultKind.SERVER_ERROR: 500, FaultKind.UNAVAILABLE: 503}.get(
-            fault.kind if fault else None, 200)  # type: ignore[arg-type]
+        status = FAULT_STATUS.get(fault.kind, 200) if fault else 200
         state.log.append(RequestRecord(request.model, protocol, stream, status,
                                        fault.kind.value if fault else None, time.monotonic()))
-        delay_ms = profile.latency_ms + random.uniform(0, profile.latency_jitter_ms)
-        if fault and fault.kind is FaultKind.TIMEOUT:
-            delay_ms += fault.delay_s * 1000
-        if delay_ms:
-            await asyncio.sleep(delay_ms / 1000)
+        delay = delay_s(profile, fault)
+        if delay:
+            await asyncio.sleep(delay)
         if status != 200:
             headers = dict(SIMULATED_HEADER)
             if status == 429:
@@ -184,7 +131,7 @@ def _handler(state: SimState, codec: WireCodec, protocol: str,
             return JSONResponse(codec.error(status, f"simulated {fault.kind.value}"), status, headers)  # type: ignore[union-attr]
         if fault and fault.kind is FaultKind.MALFORMED_JSON:
             return Response('{"id": "broken", "choices": [{', 200, SIMULATED_HEADER, "application/json")
-        reply = _reply(state, request, profile, pattern, fault)
+        reply = state.reply(request, pattern, profile, fault)
         cut = fault.after_chunks if fault and fault.kind is FaultKind.DROP_STREAM else None
         if stream:
             frames = codec.stream(reply, request, profile.stream_chunk_chars)
@@ -232,7 +179,7 @@ def build_app(state: SimState) -> Starlette:
             order = FaultOrder.model_validate(await http.json())
         except (ValueError, ValidationError) as exc:
             return JSONResponse({"error": str(exc)}, 400)
-        state.inject(order)
+        state.place(order)
         return JSONResponse({"queued": order.times})
 
     async def log(_: Request) -> Response:
@@ -305,7 +252,7 @@ class SimServer:
 
     def inject(self, model: str, fault: Fault | FaultKind, times: int = 1) -> None:
         fault = fault if isinstance(fault, Fault) else Fault(kind=fault)
-        self.state.inject(FaultOrder(model=model, fault=fault, times=times))
+        self.state.place(FaultOrder(model=model, fault=fault, times=times))
 
     def requests(self, model: str | None = None) -> list[RequestRecord]:
         return [r for r in list(self.state.log) if model is None or r.model == model]

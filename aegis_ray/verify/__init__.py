@@ -7,8 +7,9 @@ policy checks with (`panel`); risk calibration (`risk`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aegis_ray.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aegis_ray.verify.panel import Panel, plan_panel
@@ -33,17 +34,9 @@ __all__ = [
     "plan_panel", "verify",
 ]
 
-# Each name is imported from its module on first use (PEP 562): every engine import of a module of
-# this package (the quarantine's `verify.base`, a session's `verify.execution`) runs this file
-# first, and `policy` and `risk` pull numpy and scipy, which those must not pay for; it also keeps
-# this file out of import cycles.
-_HOME = {"Panel": "panel", "plan_panel": "panel",
-         "LabelledScore": "risk", "calibrate": "risk", "clopper_pearson_upper": "risk"}  # the rest: policy
-
-
-def __getattr__(name: str) -> Any:
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOME.get(name, 'policy')}"), name)
-    globals()[name] = value
-    return value
+# Imported on first use: every engine import of a module of this package (the quarantine's
+# `verify.base`, a session's `verify.execution`) runs this file first, and `policy` and `risk` pull
+# numpy and scipy, which those must not pay for.
+_ELSEWHERE = {"Panel": "panel", "plan_panel": "panel",
+              "LabelledScore": "risk", "calibrate": "risk", "clopper_pearson_upper": "risk"}
+__getattr__ = lazy_exports(__name__, {name: _ELSEWHERE.get(name, "policy") for name in __all__})
