@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aegis_ray.cli.common import err, out, reports_errors, status
+from aegis_ray.cli.common import err, out, quiet_ray, reports_errors, status
 from aegis_ray.config import Settings, load_settings
 
 
@@ -60,6 +60,7 @@ def _prewarm(settings: Settings, address: str, sim_url: str | None) -> None:
     plan = plan_models(settings)
     if plan.needs_simulator and sim_url is None:
         return
+    quiet_ray()
     connect(address)
     configure = endpoint_configurer(settings, sim_url)
 

@@ -1,18 +1,22 @@
-"""What the commands share: the output consoles, error reporting, the simulated-model notice,
-joining the cluster, a background simulator, store calls, and printing a run's result.
+"""What the commands share: the output consoles, error reporting (Aegis errors, validation errors
+and Click usage errors alike), quiet Ray logging, the simulated-model notice, joining the cluster,
+a background simulator, store calls, tables that fit the terminal, and printing a run's result.
 
-Exit codes (DESIGN.md §6): 0 ok, 1 failed run, 2 bad input, 3 abstained. Every command reports a
-failure as one clear line on stderr (plus a hint where one helps); `--json` output goes to stdout
-alone, so scripts can parse it.
+Exit codes (DESIGN.md §6): 0 ok, 1 failed run, 2 bad input (usage errors too), 3 abstained. Every
+command reports a failure as one line on stderr, `error: ...`, then one `hint: ...` line; `--json`
+output goes to stdout alone, so scripts can parse it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,14 +24,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+
+# Typer bundles its own Click; its usage errors are these classes, not the `click` package's.
+from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError
 
 from aegis_ray.config import Settings
 from aegis_ray.errors import AegisError, BadInputError
 from aegis_ray.model_ref import ModelRef
-from aegis_ray.types import RunResult, RunStatus
+from aegis_ray.types import Answer, RunResult, RunStatus
 
 if TYPE_CHECKING:
-    pass
+    from aegis_ray.types import Evidence, Verdict
 
 out = Console(file=sys.stdout, highlight=False)  # bound now: `join_cluster` repoints sys.stdout
 err = Console(stderr=True, highlight=False)
@@ -36,11 +44,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(error: AegisError) -> typer.Exit:
-    """Print `error` (and its hint) on stderr; the exit carrying its exit code."""
-    err.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
-    if error.hint:
-        err.print(f"[dim]hint: {error.hint}[/]", soft_wrap=True)
+    """Print `error` on stderr, one line, then its hint (bad input without one: the command's
+    --help); the exit carrying its exit code."""
+    hint = error.hint or (f"see `{_command_path()} --help`" if isinstance(error, BadInputError) else None)
+    print_error(error.message, hint)
     return typer.Exit(error.exit_code)
+
+
+def print_error(message: str, hint: str | None) -> None:
+    """`error: MESSAGE` and `hint: HINT` on stderr, one line each, whatever the text holds."""
+    err.print(f"[bold red]error:[/] {escape(_one_line(message))}", soft_wrap=True)
+    if hint:
+        err.print(f"[dim]hint: {escape(_one_line(hint))}[/]", soft_wrap=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _command_path() -> str:
+    """The running command as typed (`aegis run`), or `aegis` outside a command."""
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    return context.command_path if context is not None else "aegis"
 
 
 def reports_errors(command: F) -> F:
@@ -51,13 +78,85 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise fail(BadInputError(f"invalid {where}: {first['msg']}")) from None
+            raise fail(bad_input(exc)) from None
         except AegisError as exc:
             raise fail(exc) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def bad_input(exc: ValidationError) -> BadInputError:
+    """A pydantic validation error as one line naming the field and what was wrong with it."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "input"
+    what = _pydantic_text(first["msg"])
+    hint = None
+    if first["type"] in ("string_too_long", "too_long"):
+        limit, unit = first["ctx"]["max_length"], "characters" if first["type"] == "string_too_long" else "items"
+        what, hint = f"{len(first['input']):,} {unit}, at most {limit:,}", f"shorten it to {limit:,} {unit} or fewer"
+    more = exc.error_count() - 1
+    return BadInputError(f"invalid {field}: {what}" + (f" (and {more} more)" if more else ""), hint=hint)
+
+
+def _pydantic_text(message: str) -> str:
+    """A message without the "Value error, " pydantic puts before a validator's own words."""
+    return re.sub(r"(^|: )(Value|Assertion) error, ", r"\1", message)
+
+
+_GLOBAL_OPTIONS = ("-v", "--verbose")  # the app's own, given before the command
+
+
+def report_usage_error(error: UsageError) -> int:
+    """Print a Click usage error (unknown option or command, missing argument, bad value) in the
+    Aegis style, one `error:` line and one `hint:` line; its exit code (2). `aegis` alone still
+    prints the help."""
+    if isinstance(error, NoArgsIsHelpError):
+        if error.format_message().strip():  # with Rich, Typer has printed the help already
+            error.show()
+        return error.exit_code
+    message, suggestion = _usage_message(error)
+    see = f"`{error.ctx.command_path if error.ctx is not None else 'aegis'} --help`"
+    print_error(message[:1].lower() + message[1:].rstrip("."),
+                f"did you mean {suggestion}? See {see}" if suggestion else f"see {see}")
+    return error.exit_code
+
+
+def _usage_message(error: UsageError) -> tuple[str, str | None]:
+    """What was wrong, and what the user may have meant (an option or command of that name)."""
+    if isinstance(error, NoSuchOption) and error.option_name in _GLOBAL_OPTIONS and error.ctx is not None:
+        program = error.ctx.find_root().command_path  # `aegis`, or `python -m aegis_ray`
+        command = error.ctx.command_path.removeprefix(program).strip()
+        return error.message, f"`{program} {error.option_name} {command} ...` (it goes first)"
+    if isinstance(error, NoSuchOption):
+        return error.message, error.possibilities[0] if error.possibilities else None
+    # Typer appends its own suggestion for an unknown command: "... Did you mean 'run', 'runs'?"
+    message, _, suggestion = error.format_message().partition(". Did you mean ")
+    return _pydantic_text(message), " or ".join(suggestion.rstrip("?").rsplit(", ", 1)) or None
+
+
+# Whether `-v` asked for Ray's and Serve's own log lines (`quiet_ray`).
+_verbose = False
+
+
+def set_verbose(verbose: bool) -> None:
+    global _verbose
+    _verbose = verbose
+
+
+def quiet_ray() -> None:
+    """Unless `-v`, keep Ray's and Serve's own log lines under ERROR off stderr: the token-auth
+    notice, "Connecting to existing Serve app" and the like."""
+    if _verbose:
+        return
+    import ray  # noqa: F401  (importing Ray sets its logger's level, which this then overrides)
+
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    # Importing Serve re-levels its logger (and Serve may load after this): a filter stays.
+    logging.getLogger("ray.serve").addFilter(_errors_only)
+
+
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
 
 
 def simulated_notice(model: str) -> None:
@@ -85,8 +184,11 @@ def status(line: str) -> None:
 def join_cluster(settings: Settings, *, preload: tuple[str, ...] = ()) -> None:
     """Join RAY_ADDRESS / AEGIS_RAY_ADDRESS, else the local cluster `aegis up` keeps up, else start
     one that stays up (AEGIS_LOCAL_CLUSTER=keep) or a cluster for this command alone; say which on
-    stderr before Ray starts. `preload`: modules to import meanwhile, while Ray starts processes."""
+    stderr before Ray starts. `preload`: modules to import meanwhile, while Ray starts processes.
+    Joining again (`run --verify` verifies on the cluster it answered on) does nothing."""
     global _joined
+    if _joined is not None:
+        return
     from actors.local_cluster import join_address, start
     from aegis_ray.security.dlp import scrub_logs
 
@@ -104,6 +206,7 @@ def join_cluster(settings: Settings, *, preload: tuple[str, ...] = ()) -> None:
                "commands join it in about a second)...")
     from actors.cluster import connect  # Ray's own modules first, then the preload beside Ray's processes
 
+    quiet_ray()
     loading = _import_meanwhile(preload) if how != "local" else None
     if how == "start":
         address = start(settings.home, object_store_bytes=object_store)[0].address
@@ -138,7 +241,9 @@ def _import_meanwhile(modules: tuple[str, ...]) -> threading.Thread | None:
     def load() -> None:
         for name in modules:
             with contextlib.suppress(Exception):
-                importlib.import_module(name)
+                module = importlib.import_module(name)
+                for exported in getattr(module, "__all__", ()):  # a lazy package's names load on use
+                    getattr(module, exported)
 
     thread = threading.Thread(target=load, name="aegis-preload", daemon=True)
     thread.start()
@@ -171,7 +276,7 @@ def simulator(needed: bool) -> Iterator[str | None]:
         if url is not None:
             yield url
             return
-    from aegis_ray.sim import SimServer
+    from aegis_ray.sim.server import SimServer
 
     with SimServer() as server:
         _own_simulator = True
@@ -256,12 +361,99 @@ def store_call(settings: Settings, work: Callable[[Any], Any]) -> Any:
     return asyncio.run(go())
 
 
+def terminal_width() -> int | None:
+    """The width output lines must fit: COLUMNS, else the terminal's; None when stdout is not a
+    terminal (a script reads whole lines)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return out.width if out.is_terminal else None
+
+
+MIN_SQUEEZED = 10  # a free-text column cut narrower than this says too little: plain lines instead
+
+
+def table_lines(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None, *,
+                squeeze: int | None = None) -> list[str]:
+    """`rows` in aligned columns, two spaces apart, under `headers`, fitted to `width`: the
+    free-text column `squeeze` is cut to make room; when that is not enough, one plain line per row
+    (`first: header value, header value, ...`) that the terminal wraps as it must."""
+    from rich.cells import cell_len
+
+    cells = [list(headers), *([_one_line(cell) for cell in row] for row in rows)]
+    widths = [max(cell_len(row[i]) for row in cells) for i in range(len(headers))]
+    excess = sum(widths) + 2 * (len(widths) - 1) - width if width is not None else 0
+    if excess > 0 and squeeze is not None and widths[squeeze] - excess >= MIN_SQUEEZED:
+        widths[squeeze] -= excess
+        cells = [[_cut(cell, widths[i]) if i == squeeze else cell for i, cell in enumerate(row)] for row in cells]
+    elif excess > 0:
+        return [f"{row[0]}: " + ", ".join(f"{h} {v}" for h, v in zip(headers[1:], row[1:], strict=True))
+                for row in cells[1:]]
+    return ["  ".join(cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells]
+
+
+def _cut(text: str, width: int) -> str:
+    from rich.cells import cell_len, set_cell_size
+
+    return text if cell_len(text) <= width else set_cell_size(text, width - 1).rstrip() + "…"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, squeeze: int | None = None) -> None:
+    """`table_lines` on stdout, fitted to the terminal."""
+    for line in table_lines(headers, rows, terminal_width(), squeeze=squeeze):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+# What the verification did with each claim, by verdict: refuted and unsupported claims are stripped.
+CLAIM_MARKS = {"supported": "kept", "refuted": "refuted", "unsupported": "unsupported"}
+
+
+def verification_lines(answer: Answer) -> list[str]:
+    """The verification of `answer`, in words: whether it held, what became of each claim (with
+    the verifier that decided and the evidence's sources) and the citations."""
+    counts = {status: sum(v.status == status for v in answer.verdicts) for status in CLAIM_MARKS}
+    noun = "claim" if counts["supported"] == 1 else "claims"
+    summary = ", ".join([f"{counts['supported']} {noun} kept",
+                         *(f"{counts[s]} {s} and stripped" for s in ("refuted", "unsupported") if counts[s])])
+    headline = f"verified: {'no, abstained' if answer.abstained else 'yes'}"
+    if answer.verdicts:
+        headline += f" ({summary})"
+    if answer.confidence is not None:
+        headline += f" · confidence {answer.confidence:.2f}"
+    lines = [headline]
+    lines += [_verdict_line(verdict) for verdict in answer.verdicts]
+    if answer.citations:
+        lines.append("citations:")
+        lines += [f"  {_source(e)}  \"{_cut(_one_line(e.span), 100)}\"" for e in answer.citations]
+    return lines
+
+
+def _verdict_line(verdict: Verdict) -> str:
+    sources = " ".join(dict.fromkeys(_source(e) for e in verdict.evidence))
+    return f"  {CLAIM_MARKS[verdict.status]:>11} ({verdict.method}) {_one_line(verdict.claim.text)} {sources}".rstrip()
+
+
+def _source(evidence: Evidence) -> str:
+    return evidence.source + (f"[{evidence.start}:{evidence.end}]" if evidence.start is not None else "")
+
+
+def print_verification(answer: Answer, console: Console | None = None) -> None:
+    """`verification_lines` on `console`, stderr by default: stdout keeps the answer alone."""
+    for line in verification_lines(answer):
+        (console or err).print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def print_result(result: RunResult) -> None:
+    """The answer on stdout (the failure or abstention on stderr), then on stderr what the
+    verification kept and stripped, if it ran, and the model, tokens, cost and time."""
     if result.status is not RunStatus.SUCCEEDED:
         reason = result.answer.reason or result.status.value
-        err.print(f"[bold]{result.status.value}:[/] {reason}", soft_wrap=True)
+        err.print(f"[bold]{result.status.value}:[/] {escape(reason)}", soft_wrap=True)
     else:
         out.print(result.answer.text, markup=False, soft_wrap=True)
+    if result.answer.verdicts:
+        print_verification(result.answer)
     cost = "unknown (no price for this model)" if result.cost_usd is None else f"${result.cost_usd:.6f}"
     label = " (simulated)" if result.simulated else ""
     err.print(

@@ -1,8 +1,9 @@
 """The `aegis` Typer app: every command module's functions, named and registered here.
 
 Exit codes (DESIGN.md §6): 0 ok, 1 failed run, 2 bad input, 3 abstained. Every command validates
-its input with pydantic and reports a failure as one clear line on stderr (plus a hint where one
-helps); `--json` output goes to stdout alone, so scripts can parse it.
+its input with pydantic and reports a failure as one `error:` line and one `hint:` line on stderr,
+usage errors (unknown option or command, missing argument, bad value) included: `main` runs the app
+with Click's standalone mode off, to print those itself. `--json` output goes to stdout alone.
 
 Nothing imports this module but the entry points (`aegis`, `python -m aegis_ray`); the command
 modules import only `aegis_ray.cli.common` (and `verify`, for `run --verify`).
@@ -10,13 +11,27 @@ modules import only `aegis_ray.cli.common` (and `verify`, for `run --verify`).
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
+from typer._click.exceptions import ClickException, UsageError
 
 from aegis_ray.cli import cluster, factory, mcp, models, orchestrate, redteam, run, runs, serve, sim, verify
+from aegis_ray.cli.common import print_error, report_usage_error, set_verbose
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aegis: a verifying agent harness on Ray.")
 sim_app = typer.Typer(no_args_is_help=True, help="The simulated model server (for tests, demos, benchmarks).")
 mcp_app = typer.Typer(no_args_is_help=True, help="Model Context Protocol: Aegis as an MCP server.")
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show Ray's and Serve's own log lines.")]
+    = False,
+) -> None:
+    set_verbose(verbose)
+
 
 # Registration order is the order `aegis --help` lists them in (command groups come last).
 app.command()(run.run)
@@ -40,8 +55,21 @@ app.add_typer(sim_app, name="sim")
 mcp_app.command("serve")(mcp.serve)
 app.add_typer(mcp_app, name="mcp")
 
+
 def main() -> None:
-    app()
+    """Run the app; exit with the command's code, or 2 after a usage error in the Aegis style."""
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as error:
+        code = report_usage_error(error)
+    except ClickException as error:
+        print_error(error.format_message(), "see `aegis --help`")
+        code = error.exit_code
+    except typer.Abort:
+        print_error("aborted: the input ended before a prompt was answered", "run it from a terminal, or "
+                    "with --approve auto or deny so that nothing asks")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """`aegis models`: the configured default model, the providers with keys, and what each provider
-kind can do (the capability matrix)."""
+kind can do (the capability matrix, a table that fits the terminal)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from aegis_ray.cli.common import out, reports_errors
+from aegis_ray.cli.common import out, print_table, reports_errors
 from aegis_ray.config import load_settings
 
 
@@ -25,7 +25,14 @@ def models(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         out.print_json(json.dumps(report))
         return
-    out.print(f"default model: {settings.model or '(none: the simulated model answers)'}")
-    out.print(f"providers with keys: {', '.join(report['providers_with_keys']) or 'none'}")
-    for kind, caps in matrix.items():
-        out.print(f"  {kind:17} " + " ".join(f"{name}={'yes' if ok else 'no'}" for name, ok in caps.items()))
+    keys = ", ".join(report["providers_with_keys"]) or "none"
+    for line in (f"default model: {settings.model or '(none: the simulated model answers)'}",
+                 f"providers with keys: {keys}"):
+        out.print(line, markup=False, soft_wrap=True)
+    names = list(matrix["openai"])
+    print_table(["kind", *(HEADERS.get(name, name) for name in names)],
+                [[kind, *("yes" if caps[name] else "no" for name in names)] for kind, caps in matrix.items()])
+
+
+# Short column headers, so that the matrix fits 60 columns.
+HEADERS = {"parallel_tool_calls": "parallel", "streaming": "stream", "json_mode": "json", "responses_api": "responses"}

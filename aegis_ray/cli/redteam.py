@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 
 from aegis_ray.cli.common import out, reports_errors, simulated_notice
-from aegis_ray.security.redteam.runner import report_table
-from aegis_ray.security.redteam.simulated import run_red_team
 
 
 @reports_errors
@@ -23,7 +21,9 @@ def redteam(
     """Attack a simulated compromised model with every scenario, undefended and defended; print
     attack success and benign utility per category, carrier and technique (exit 1 if any defended
     attack landed)."""
-    from aegis_ray.sim import SimServer
+    from aegis_ray.security.redteam.runner import report_table
+    from aegis_ray.security.redteam.simulated import run_red_team
+    from aegis_ray.sim.server import SimServer
 
     with SimServer() as server:
         report = asyncio.run(run_red_team(server.base_url, limit))

@@ -1,5 +1,6 @@
-"""`aegis runs` and `aegis approve`: durable runs in the store, listed, and a parked run's pending
-approvals decided before it resumes from its last committed step."""
+"""`aegis runs` and `aegis approve`: durable runs in the store, listed (a table that fits the
+terminal), and a parked run's pending approvals decided before it resumes from its last committed
+step."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aegis_ray.cli.common import (
     finish,
     join_cluster,
     out,
+    print_table,
     reports_errors,
     simulated_notice,
     simulator,
@@ -32,13 +34,23 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List recent runs from the store, newest first."""
+    from aegis_ray.runner import run_kind
+
     records = store_call(load_settings(), lambda store: store.list_runs(limit, status))
     if as_json:
-        out.print_json(json.dumps([{"run_id": r.run_id, "status": r.status.value, "task": r.spec.task,
-                                    "steps": r.step_count, "updated": r.updated} for r in records]))
+        out.print_json(json.dumps([{"run_id": r.run_id, "kind": run_kind(r), "status": r.status.value,
+                                    "task": r.spec.task, "steps": r.step_count, "updated": r.updated}
+                                   for r in records]))
         return
-    for r in records:
-        out.print(f"{r.run_id}  {r.status.value:17} {r.step_count:3} steps  {r.spec.task[:60]}", markup=False)
+    if not records:
+        err.print("no runs yet (`aegis run` records one)" if status is None else f"no {status.value} runs")
+        return
+    print_table(["run", "kind", "status", "steps", "task"],
+                [[r.run_id, run_kind(r), r.status.value, str(r.step_count), r.spec.task[:TASK_CHARS]]
+                 for r in records], squeeze=4)
+
+
+TASK_CHARS = 100  # of a task, listed; the table cuts it further to fit the terminal
 
 
 @reports_errors

@@ -10,34 +10,38 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
-from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator
+from aegis_ray.cli.common import (
+    err,
+    join_cluster,
+    out,
+    print_verification,
+    reports_errors,
+    simulated_notice,
+    simulator,
+)
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError, ConfigError
-from aegis_ray.memory.corpus import load_corpus
-from aegis_ray.memory.embeddings import Embedder
-from aegis_ray.memory.retrieval import HybridIndex
-from aegis_ray.model_ref import ModelLike, ModelRef, as_model_ref
+from aegis_ray.model_ref import as_model_ref
 from aegis_ray.types import RunResult, RunStatus
-from aegis_ray.verify.policy import (
-    BestOfNLayer,
-    ClaimsLayer,
-    CoveLayer,
-    EnsembleLayer,
-    EntropyLayer,
-    Layer,
-    Verification,
-    VerificationPolicy,
-)
+
+if TYPE_CHECKING:  # the policy (scipy) and retrieval (numpy) load when a command runs, not with the CLI
+    from aegis_ray.memory.corpus import Passage
+    from aegis_ray.memory.embeddings import Embedder
+    from aegis_ray.memory.retrieval import HybridIndex
+    from aegis_ray.model_ref import ModelLike, ModelRef
+    from aegis_ray.verify.policy import Layer, Verification, VerificationPolicy
 
 ABSTAINED_EXIT_CODE = 3
 Equivalence = Literal["entailment", "embedding", "normalised"]
-LAYERS: dict[str, type[Layer]] = {"best_of_n": BestOfNLayer, "ensemble": EnsembleLayer,  # type: ignore[dict-item]
-                                  "semantic_entropy": EntropyLayer, "cove": CoveLayer, "claims": ClaimsLayer}
+LAYER_NAMES = ("best_of_n", "ensemble", "semantic_entropy", "cove", "claims")
+"""The layers `--layers` offers (`aegis_ray.verify.policy.CHOSEN_LAYERS`, spelled out here so that
+the help needs no policy import), in the order the help lists them."""
 
 Model = Annotated[str | None, typer.Option("--model", "-m", help="The author model (provider:model).")]
 Judge = Annotated[str | None, typer.Option(help="Judge model: entailment, decomposition, grading.")]
@@ -52,7 +56,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the verification as 
 def verify(
     question: Annotated[str, typer.Argument(help="The question to answer and verify.")],
     model: Model = None, judge: Judge = None, voter: Voters = None, answer: GivenAnswer = None,
-    layers: Annotated[str, typer.Option(help=f"Comma-separated, in order, from: {', '.join(LAYERS)}.")] = (
+    layers: Annotated[str, typer.Option(help=f"Comma-separated, in order, from: {', '.join(LAYER_NAMES)}.")] = (
         "best_of_n,ensemble,cove"),
     n: Annotated[int, typer.Option(min=1, max=64, help="Best-of-N candidates / entropy samples.")] = 5,
     equivalence: Annotated[Equivalence, typer.Option(help="How answers are clustered into meanings.")] = (
@@ -60,14 +64,18 @@ def verify(
     calibration: Calibration = None, as_json: AsJson = False,
 ) -> None:
     """Answer QUESTION and verify it: best-of-N, cross-model ensemble clustered by entailment, CoVe."""
-    chosen = []
-    for name in (part.strip() for part in layers.split(",") if part.strip()):
-        if name not in LAYERS:
-            raise BadInputError(f"unknown layer {name!r}", hint=f"choose from {', '.join(LAYERS)}")
-        kind = LAYERS[name]
-        chosen.append(kind(n=n) if kind is BestOfNLayer else kind(samples=max(n, 2)) if kind is EntropyLayer
-                      else kind())
-    _run(question, model, judge, voter, answer, tuple(chosen), calibration, None, as_json, equivalence)
+    chosen = tuple(_layer(name.strip(), n) for name in layers.split(",") if name.strip())
+    _run(question, model, judge, voter, answer, chosen, calibration, None, as_json, equivalence)
+
+
+def _layer(name: str, n: int) -> Layer:
+    """The layer `name` (from LAYER_NAMES), with N candidates or samples where it takes them."""
+    from aegis_ray.verify.policy import LAYERS
+
+    if name not in LAYER_NAMES:
+        raise BadInputError(f"unknown layer {name!r}", hint=f"choose from {', '.join(LAYER_NAMES)}")
+    sizes = {"best_of_n": {"n": n}, "semantic_entropy": {"samples": max(n, 2)}}
+    return LAYERS[name](**sizes.get(name, {}))
 
 
 @reports_errors
@@ -80,6 +88,8 @@ def verify_claims(
 ) -> None:
     """Decompose the answer into claims; support each by arithmetic, corpus evidence (cited) or
     cross-model consensus; strip the rest; abstain unless what remains answers QUESTION."""
+    from aegis_ray.verify.policy import ClaimsLayer
+
     _run(question, model, judge, voter, answer, (ClaimsLayer(top_k=top_k),), calibration, corpus, as_json)
 
 
@@ -87,15 +97,20 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
          layers: tuple[Layer, ...], calibration: Path | None, corpus: Path | None, as_json: bool,
          equivalence: Equivalence = "entailment") -> None:
     from aegis_ray.runner import plan_models
+    from aegis_ray.telemetry import configure_tracing
     from aegis_ray.verify.panel import plan_panel
+    from aegis_ray.verify.policy import VerificationPolicy
 
     settings = load_settings()
     plan = plan_models(settings, model)
     panel = plan_panel(settings, plan.chain[0], judge, voters or ())
     policy = VerificationPolicy(layers=layers, judge=panel.judge, voters=panel.voters, equivalence=equivalence,
                                 calibration=calibration or settings.verification.calibration)
+    passages = _passages(corpus)
+    configure_tracing(settings.telemetry)
+    join_cluster(settings)  # the input is checked: Ray (and its status line) now, the embedder after
     embedder = _embedder(settings) if corpus or equivalence == "embedding" else None
-    index = HybridIndex(load_corpus(corpus), embedder) if corpus else None
+    index = _index(passages, embedder)
     with simulator(panel.simulated and not settings.sim_url) as sim_url:
         result = asyncio.run(_verify_on_pool(settings, sim_url, panel.models, policy, question, panel.author,
                                              answer, index, embedder))
@@ -107,21 +122,39 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
 class AnswerCheck:
     """`aegis run --verify`: the claims policy over the run's answer, on the verifier pool."""
 
-    def __init__(self, settings: Settings, author: str, corpus: Path | None) -> None:
+    def __init__(self, settings: Settings, author: ModelLike, corpus: Path | None) -> None:
         from aegis_ray.verify.panel import plan_panel
+        from aegis_ray.verify.policy import ClaimsLayer, VerificationPolicy
 
         self.panel = plan_panel(settings, author)
         self.policy = VerificationPolicy(layers=(ClaimsLayer(),), judge=self.panel.judge, voters=self.panel.voters,
                                          calibration=settings.verification.calibration)
-        self.embedder = _embedder(settings) if corpus else None
-        self.index = HybridIndex(load_corpus(corpus), self.embedder) if corpus else None
+        self.passages = _passages(corpus)  # read now, before Ray starts; embedded in `apply`
 
     async def apply(self, result: RunResult, settings: Settings, sim_url: str | None) -> RunResult:
+        """`result` with its answer verified on the cluster the run joined (abstained if it did not hold)."""
         author = as_model_ref(result.model)  # the model that answered, after any fallback
-        checked = await _verify_on_pool(settings, sim_url, (*self.panel.models, author), self.policy,
-                                        result.task, author, result.answer.text, self.index, self.embedder)
+        embedder = _embedder(settings) if self.passages is not None else None
+        checked = await _verify_on_pool(settings, sim_url, (*self.panel.models, author), self.policy, result.task,
+                                        author, result.answer.text, _index(self.passages, embedder), embedder)
         status = RunStatus.ABSTAINED if checked.answer.abstained else result.status
         return result.model_copy(update={"answer": checked.answer, "status": status})
+
+
+def _passages(corpus: Path | None) -> list[Passage] | None:
+    """The corpus directory's text, as passages (a clear error if it has none), or None without one."""
+    from aegis_ray.memory.corpus import load_corpus
+
+    return load_corpus(corpus) if corpus is not None else None
+
+
+def _index(passages: list[Passage] | None, embedder: Embedder | None) -> HybridIndex | None:
+    """The passages indexed for retrieval (dense too with an embedder), or None without a corpus."""
+    if passages is None:
+        return None
+    from aegis_ray.memory.retrieval import HybridIndex
+
+    return HybridIndex(passages, embedder)
 
 
 def _embedder(settings: Settings) -> Embedder | None:
@@ -140,36 +173,31 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
                           index: HybridIndex | None, embedder: Embedder | None) -> Verification:
     from actors.verifier_actor import VerifierPool
     from aegis_ray.runner import endpoint_configurer
-    from aegis_ray.telemetry import configure_tracing
     from aegis_ray.verify.policy import verify as run_policy
 
-    configure_tracing(settings.telemetry)
-    join_cluster(settings)
+    join_cluster(settings)  # the command has joined already, as a rule; joining twice does nothing
     configure = endpoint_configurer(settings, sim_url)
     pool = VerifierPool({m.name: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size)
     return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder)
 
 
 def _report(result: Verification, as_json: bool) -> None:
+    """Each layer's outcome, then whether the answer was verified, its claims and citations, on
+    stderr; the answer alone on stdout (or everything as JSON); exit 3 if it abstained."""
     answer = result.answer
     if as_json:
         out.print_json(result.model_dump_json())
     else:
         for layer in result.layers:
             mark = "[green]accept[/]" if layer.accepted else "[red]abstain[/]"
-            err.print(f"[cyan]{layer.method:>16}[/] {mark} {layer.reason} [dim]({layer.calls} calls, confidence "
-                      f"{layer.confidence:.2f})[/]", soft_wrap=True, highlight=False)
-        for verdict in answer.verdicts:
-            source = ", ".join(f"{e.source}" + (f"[{e.start}:{e.end}]" if e.start is not None else "")
-                               for e in verdict.evidence)
-            err.print(f"  [bold]{verdict.status:>11}[/] ({verdict.method}) {verdict.claim.text} "
-                      f"[dim]{source}[/]", soft_wrap=True, highlight=False)
+            err.print(f"[cyan]{layer.method:>16}[/] {mark} {escape(layer.reason)} [dim]({layer.calls} calls, "
+                      f"confidence {layer.confidence:.2f})[/]", soft_wrap=True, highlight=False)
+        print_verification(answer)
         if not answer.abstained:
-            out.print(answer.text, soft_wrap=True)
-        err.print(f"[dim]author {result.author} · {result.calls} model calls · confidence "
-                  f"{answer.confidence if answer.confidence is not None else 0:.2f}[/]", soft_wrap=True)
+            out.print(answer.text, markup=False, soft_wrap=True)
+        err.print(f"[dim]author {result.author} · {result.calls} model calls[/]", soft_wrap=True)
     if answer.abstained:
-        err.print(f"[bold]abstained:[/] {answer.reason}", soft_wrap=True)
+        err.print(f"[bold]abstained:[/] {escape(answer.reason or 'no reason given')}", soft_wrap=True)
         raise typer.Exit(ABSTAINED_EXIT_CODE)
 
 
