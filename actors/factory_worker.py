@@ -1,11 +1,13 @@
 """`FactoryWorker`: a Ray actor that drains the factory queue (`aegis_ray.factory.drain`).
 
 Each worker opens the store itself and answers jobs on leases from the cluster's shared `ProviderActor`s,
-so a fleet of workers on many nodes shares each model's rate limit and breaker.
+so a fleet of workers on many nodes shares each model's rate limit and breaker. `stop` ends a drain
+early (Ctrl-C in the driver): it claims nothing more and hands back the jobs it holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,13 +25,13 @@ from aegis_ray.types import RunResult, RunSpec
 
 
 async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], EndpointConfig], worker: str,
-                                options: WorkerOptions) -> DrainStats:
-    """`drain`, each job answered through the cluster's shared ProviderActors."""
+                                options: WorkerOptions, stop: asyncio.Event | None = None) -> DrainStats:
+    """`drain` (until `stop` is set), each job answered through the cluster's shared ProviderActors."""
     async with ClusterModels(configure) as models:
         async def answer(spec: RunSpec) -> RunResult:
             return await answer_task(models.gateway((spec.model, *spec.fallback_models) if spec.model else ()), spec)
 
-        return await drain(store, answer, worker, options)
+        return await drain(store, answer, worker, options, stop)
 
 
 @ray.remote(num_cpus=0)
@@ -39,11 +41,17 @@ class FactoryWorker:
         preload(endpoints.values())
         self._database_url = database_url
         self._home = Path(home)
+        self._stop = asyncio.Event()
 
     async def drain(self, options: WorkerOptions) -> DrainStats:
         store = await open_store(self._database_url, self._home)
         try:
             name = f"worker:{ray.get_runtime_context().get_actor_id()[:12]}:{os.getpid()}"
-            return await drain_through_cluster(store, lambda ref: self._endpoints[ref.name], name, options)
+            return await drain_through_cluster(store, lambda ref: self._endpoints[ref.name], name, options,
+                                               self._stop)
         finally:
             await store.close()
+
+    async def stop(self) -> None:
+        """End the drain now: it claims no more jobs and hands back those it holds, then returns."""
+        self._stop.set()

@@ -10,6 +10,13 @@ Approvals: with a live driver (`approvals="live"`) an `ApprovalEvent` goes out a
 for `decide`; with none (`"park"`) the run parks as `awaiting_approval`, durably, until someone
 decides (`aegis approve RUN`) and it is resumed.
 
+Cancellation (Ctrl-C in the driver): `cancel` stops the run at a safe point and records it
+`cancelled`, resumable like a parked run. A model call (or a check, or a wait for approval) is
+abandoned at once: it has no effect. Tool calls in flight get `SETTLE_S` to finish and be committed
+with their step; past that they are abandoned too, their effects left begun and never finished,
+which the ledger reports as unknown (and a resumed run is told so). `drive_session` then kills the
+actor, and its sandboxes with it.
+
 What a session is, its tools under the security layer and the loop a run drives are the engine's
 (`aegis_ray.session`); this actor adds only what Ray does: the claim and its epoch, the event
 stream, approvals waited on, restarts.
@@ -20,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +51,28 @@ from aegis_ray.types import RunResult, RunSpec, RunState, RunStatus, Step
 
 __all__ = ["SessionActor", "drive_session", "start_session"]
 
-RESUMABLE = {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL}
+RESUMABLE = {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL, RunStatus.CANCELLED}
+SETTLE_S = 5.0
+"""How long a cancelled run's tool calls in flight may take to finish before they are abandoned."""
+
+
+class _Stopped(Exception):
+    """Raised at a step boundary of a run asked to stop: everything before it is committed."""
+
+
+@dataclass
+class _Running:
+    """A run in progress on this actor, as `cancel` sees it."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Future[RunResult | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+    task: asyncio.Task[None] | None = None
+    next_state: str = "plan"  # what the loop runs now: "observe" means tool calls
+
+    def end(self, result: RunResult | None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(result)
 
 
 @ray.remote(num_cpus=0, max_concurrency=8, max_restarts=-1)
@@ -53,6 +81,7 @@ class SessionActor:
         self._config = config
         spec = config.spec
         self._pending: dict[str, asyncio.Future[bool]] = {}
+        self._runs: dict[str, _Running] = {}
         self._store: Store | None = None
         self._owner = f"session:{ray.get_runtime_context().get_actor_id()}"
         gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model.name])), spec.chain)
@@ -71,6 +100,14 @@ class SessionActor:
         return self._store
 
     async def run(self, spec: RunSpec, run_id: str, hot: RunState | None = None) -> AsyncIterator[bytes]:
+        running = self._runs[run_id] = _Running()  # before any await: a `cancel` sent after this call finds it
+        try:
+            async for event in self._run(spec, run_id, hot, running):
+                yield event
+        finally:
+            running.end(None)
+
+    async def _run(self, spec: RunSpec, run_id: str, hot: RunState | None, running: _Running) -> AsyncIterator[bytes]:
         store = await self._open_store()
         await store.create_run(run_id, spec, self._config.spec.model_dump(mode="json"))
         epoch = await store.claim_run(run_id, self._owner, self._config.lease_s)
@@ -78,13 +115,19 @@ class SessionActor:
         assert record is not None
         state = hot if hot is not None and len(hot.steps) == record.step_count else record.state
         if state is not None and state.status not in RESUMABLE:
-            yield SESSION_EVENT.dump_json(ResultEvent(result=run_result(state)))
+            result = run_result(state)
+            running.end(result)
+            yield SESSION_EVENT.dump_json(ResultEvent(result=result))
             return
+        running.next_state = state.state if state is not None else "plan"
         events: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
 
         async def on_step(step: Step, current: RunState) -> None:
             await store.commit_step(run_id, epoch, step, current)  # committed before anyone hears of it
+            running.next_state = current.state
             await events.put(StepEvent(step=step, checkpoint=current.model_copy(deep=True)))
+            if running.stop.is_set():
+                raise _Stopped
 
         async def ask(request: ApprovalRequest) -> bool:
             request_id = request.key or f"{run_id}/{len(self._pending)}"
@@ -106,16 +149,38 @@ class SessionActor:
 
         async def drive() -> None:
             try:
-                final = await loop.run(spec, state or RunState(run_id=run_id, spec=spec))
-                await store.set_status(run_id, epoch, final.status)
-                await events.put(ResultEvent(result=run_result(final)))
+                try:
+                    if running.stop.is_set():
+                        raise _Stopped
+                    final = await loop.run(spec, state or RunState(run_id=run_id, spec=spec))
+                    await store.set_status(run_id, epoch, final.status)
+                except (_Stopped, asyncio.CancelledError):
+                    final = await _record_cancelled(store, run_id, epoch, spec)
+                result = run_result(final)
+                running.end(result)
+                await events.put(ResultEvent(result=result))
             finally:
                 await events.put(None)
 
-        task = asyncio.create_task(drive())
+        task = running.task = asyncio.create_task(drive())
         while (event := await events.get()) is not None:
             yield SESSION_EVENT.dump_json(event)
         await task  # re-raises anything the loop did not turn into a state
+
+    async def cancel(self, run_id: str, settle_s: float = SETTLE_S) -> RunResult | None:
+        """Stop `run_id` at a safe point and record it cancelled (resumable): its result then, or
+        None if it never ran here. See the module's docstring for what is abandoned and when."""
+        running = self._runs.get(run_id)
+        if running is None:
+            return None
+        running.stop.set()
+        if running.task is not None and (running.next_state != "observe" or self._pending):
+            running.task.cancel()  # a model call, a check or a wait for approval: nothing to settle
+        done, _ = await asyncio.wait([running.ended], timeout=settle_s)
+        if not done and running.task is not None:
+            running.task.cancel()
+        done, _ = await asyncio.wait([running.ended], timeout=settle_s)
+        return running.ended.result() if done else None
 
     async def decide(self, request_id: str, approved: bool) -> bool:
         """Answer a pending approval; False if there is no such request (already answered)."""
@@ -124,6 +189,22 @@ class SessionActor:
             return False
         pending.set_result(approved)
         return True
+
+
+async def _record_cancelled(store: Store, run_id: str, epoch: int, spec: RunSpec) -> RunState:
+    """The run as last committed, with a `cancelled` step: its status, and what its resume will meet."""
+    record = await store.load_run(run_id)
+    state = record.state if record is not None and record.state is not None else RunState(run_id=run_id, spec=spec)
+    unknown = await store.unsettled_effects(run_id)
+    detail = "stopped at a safe point"
+    if unknown:
+        detail += (f"; {len(unknown)} tool call(s) in flight may or may not have taken effect: their outcome is "
+                   "unknown, and the resumed run is told so")
+    step = Step(index=len(state.steps), state="cancelled", detail=detail)
+    state.steps.append(step)
+    state.status = RunStatus.CANCELLED
+    await store.commit_step(run_id, epoch, step, state)
+    return state
 
 
 EventListener = Callable[[SessionEvent], Awaitable[None]]
@@ -139,7 +220,11 @@ async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, run_id: s
                         approver: Approver | None, *, max_restarts: int = 100) -> RunResult:
     """Run `spec` durably on `session`: every event to `on_event`, approval asks to `approver` (none:
     denied). If the session dies, wait for Ray to restart it and resume, handing it the last
-    checkpoint as a hot copy held in the object store by this (the driver's) process."""
+    checkpoint as a hot copy held in the object store by this (the driver's) process.
+
+    If the calling task is cancelled (Ctrl-C), the session stops the run at a safe point and records
+    it cancelled, the actor is killed (its sandboxes with it), and the cancelled result is returned;
+    the cancellation is re-raised only when the session could not say what became of the run."""
     hot: Any = None
     restarts = 0
     while True:
@@ -161,3 +246,22 @@ async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, run_id: s
             if restarts > max_restarts:
                 raise
             await asyncio.sleep(0.2)  # Ray is restarting the actor (max_restarts=-1)
+        except asyncio.CancelledError:
+            result = await _cancel(session, run_id)
+            if result is None:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # handled: the run's outcome is the result
+            return result
+
+
+async def _cancel(session: ray.actor.ActorHandle, run_id: str) -> RunResult | None:
+    """Have `session` stop `run_id` and record it cancelled, then kill the actor: no worker is left
+    running the session. None if the session could not say (it had died)."""
+    try:
+        return await session.cancel.remote(run_id)
+    except RayActorError:
+        return None
+    finally:
+        ray.kill(session, no_restart=True)

@@ -6,19 +6,21 @@ any number of workers at once (actors, or `aegis worker` processes on other node
 jobs in batches under a lease with a fencing token, keeps a few claimed jobs ready so that a slot
 that finishes starts the next one at once, renews the leases while jobs run, and commits results
 in batches behind the slots, each only while it still owns the job. A worker that dies leaves jobs
-whose leases expire; another worker reclaims them. Provider errors requeue a job until its
-attempts run out.
+whose leases expire; another worker reclaims them. A worker that is stopped (Ctrl-C) hands its jobs
+back at once. Provider errors requeue a job until its attempts run out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -28,6 +30,7 @@ from aegis_ray.store import Job, JobOutcome, Store
 from aegis_ray.types import Frozen, RunResult, RunSpec, TaskText
 
 Answer = Callable[[RunSpec], Awaitable[RunResult]]
+T = TypeVar("T")
 _FIRST_IDLE_WAIT_S = 0.01  # the first wait of a worker that finds nothing to claim; doubled up to idle_poll_s
 
 
@@ -96,6 +99,7 @@ class DrainStats(Frozen):
     seconds: float
     claims: int = Field(description="Claim transactions: jobs are claimed in batches, not one by one.")
     records: int = Field(description="Result transactions: results are committed in batches too.")
+    released: int = Field(default=0, description="Jobs a stopped drain handed back unfinished.")
 
 
 class _Feed:
@@ -134,6 +138,18 @@ class _Feed:
     def done(self, job: Job) -> None:
         self.held.pop(job.job_id, None)
         self._released.set()
+
+    async def release(self) -> int:
+        """Hand back every job held and not finished (a stopped drain's), after the claim in progress:
+        their leases end now, so the next drain claims them at once. Returns how many."""
+        self._done = True
+        if self._refill is not None:
+            await asyncio.wait([self._refill])
+        held, self._ready = list(self.held.values()), deque()
+        self.held.clear()
+        if held:
+            await self._store.renew_jobs(held, 0)  # a lease that ends now
+        return len(held)
 
     async def renew_leases(self) -> None:
         """Every third of a lease, renew all held jobs in one transaction; drop ready jobs lost."""
@@ -231,8 +247,13 @@ class _Recorder:
         self._wake.set()
 
 
-async def drain(store: Store, answer: Answer, worker: str, options: WorkerOptions) -> DrainStats:
-    """Work the queue with `concurrency` slots until it is empty (or forever)."""
+async def drain(store: Store, answer: Answer, worker: str, options: WorkerOptions,
+                stop: asyncio.Event | None = None) -> DrainStats:
+    """Work the queue with `concurrency` slots until it is empty (or forever). Once `stop` is set, or
+    the calling task is cancelled, the drain claims nothing more and abandons the jobs it runs (an
+    answer has no effect to settle), commits the outcomes it has, and hands back every job it still
+    holds (`released`), then returns (or re-raises the cancellation). It returns only after its last
+    commit, so whoever waits for it reads every outcome in the store."""
     started = time.monotonic()
     feed = _Feed(store, worker, options)
     recorder = _Recorder(store, feed, options)
@@ -252,19 +273,53 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
     slots = asyncio.gather(*(slot() for _ in range(options.concurrency)))
     renewals = asyncio.ensure_future(feed.renew_leases())
     recording = asyncio.ensure_future(recorder.run())
+    stopping = asyncio.ensure_future(stop.wait()) if stop else asyncio.get_running_loop().create_future()
+    cancelled = False
     try:
-        await asyncio.wait((slots, renewals, recording), return_when=asyncio.FIRST_COMPLETED)
-        for task in (slots, renewals, recording):
+        try:
+            await asyncio.wait((slots, renewals, recording, stopping), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            cancelled = True
+        for task in (renewals, recording):
             if task.done():
-                task.result()  # renewals and recording end early only by failing: raise it
+                task.result()  # they end early only by failing: raise it
+        if slots.done():
+            slots.result()
+        for task in (slots, renewals):  # stopped: abandon the jobs running; no lease renewed after the release
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         recorder.close()
         await recording
+        released = await feed.release()
     finally:
-        for task in (slots, renewals, recording):
+        for task in (slots, renewals, recording, stopping):
             task.cancel()
+    if cancelled:
+        raise asyncio.CancelledError
     counts = recorder.counts | {"fenced": recorder.counts["fenced"] + feed.lost_ready}
     return DrainStats(worker=worker, seconds=time.monotonic() - started, claims=feed.claims,
-                      records=recorder.records, **counts)
+                      records=recorder.records, released=released, **counts)
+
+
+async def follow_drain(store: Store, job_ids: Sequence[str], drained: Awaitable[T],
+                       progress: Callable[[int], object] = lambda _: None,
+                       poll_s: float = 0.5) -> tuple[dict[str, Job], T]:
+    """Follow a drain that others run (the factory's worker actors) until `drained` (every worker's
+    drain) is over, telling `progress` how many jobs are finished; then the jobs as the store holds
+    them, and what `drained` came to. That last read comes after every worker's last commit: a poll
+    can miss a batch committed just after it, so the report never trusts one."""
+    waiting = asyncio.ensure_future(drained)
+    try:
+        while True:
+            over = waiting.done()
+            found = await store.jobs_by_id(job_ids)
+            progress(sum(job.status in ("done", "failed") for job in found.values()))
+            if over:
+                return found, waiting.result()
+            await asyncio.wait([waiting], timeout=poll_s)
+    finally:
+        waiting.cancel()
 
 
 def job_payload(job: FactoryJob, chain: Sequence[ModelRef]) -> dict[str, object]:

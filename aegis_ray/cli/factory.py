@@ -1,17 +1,25 @@
 """`aegis factory`, `aegis worker` and `aegis queue`: batches of jobs run durably through the
-store's queue, drained by worker actors on the cluster or by any process that runs `aegis worker`."""
+store's queue, drained by worker actors on the cluster or by any process that runs `aegis worker`.
+
+Ctrl-C stops a drain (exit 130): the workers claim nothing more, abandon the answers in flight,
+commit the outcomes they have and hand back every job they hold (its lease ends at once, so the
+next run takes it); the results so far are written, and the same command again finishes the rest."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, store_call
-from aegis_ray.config import load_settings
+from aegis_ray.cli.interrupt import Cancelled, Interrupt, interruptible
+from aegis_ray.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from aegis_ray.factory import DrainStats, WorkerOptions
+    from aegis_ray.store import Job
 
 
 @reports_errors
@@ -27,62 +35,89 @@ def factory(
     no_drain: Annotated[bool, typer.Option("--no-drain", help="Only enqueue; `aegis worker`s drain.")] = False,
 ) -> None:
     """Run a batch of jobs durably: enqueue, drain with worker actors, write results as JSONL.
-    Running the same jobs again does not redo those already finished."""
+    Running the same jobs again does not redo those already finished; Ctrl-C stops the drain (the
+    jobs not finished stay queued for the next run)."""
+    from aegis_ray.factory import WorkerOptions, job_payload, read_jobs, result_line
+    from aegis_ray.runner import endpoint_configurer, plan_models
+
+    with interruptible() as interrupt:
+        settings = load_settings()
+        jobs = read_jobs(list(tasks or []), file)
+        plans = [plan_models(settings, j.model or model, fallback or ()) for j in jobs]
+        ids = list(dict.fromkeys(j.job_id for j in jobs))
+        with simulator(any(p.needs_simulator for p in plans)) as sim_url:
+            configure = endpoint_configurer(settings, sim_url)
+            endpoints = {m.name: configure(m) for p in plans for m in p.chain}
+            added = store_call(settings, lambda store: store.enqueue(
+                [(j.job_id, job_payload(j, p.chain)) for j, p in zip(jobs, plans, strict=True)]))
+            err.print(f"[dim]{len(ids)} jobs: {added} new, {len(ids) - added} already known[/]")
+            if any(p.simulated for p in plans):
+                simulated_notice(", ".join(sorted({m.name for p in plans for m in p.chain if m.simulated})))
+            if no_drain:
+                return
+            queued = "the jobs are queued: run the same command again (or `aegis worker`) to run them"
+            interrupt.check(queued)
+            join_cluster(settings)
+            interrupt.check(queued)
+            found, stopped = _drain_on_cluster(settings, endpoints, ids, workers,
+                                               WorkerOptions(concurrency=concurrency, lease_s=lease), interrupt)
+        lines = [result_line(found.get(job_id), job_id) for job_id in ids]
+        text = "\n".join(json.dumps(line) for line in lines) + "\n"
+        if output:
+            output.write_text(text, encoding="utf-8")
+        else:
+            out.file.write(text)  # stdout as it was before Ray was joined
+        failed = [line for line in lines if line["status"] != "done"]
+        where = f" · results in {output}" if output else ""
+        summary = f"{len(lines) - len(failed)} done, {len(failed)} not done{where}"
+        if stopped:
+            raise Cancelled(f"{summary}; the jobs not finished are queued again: run the same command again to "
+                            "finish them")
+        err.print(summary)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _drain_on_cluster(settings: Settings, endpoints: dict[str, Any], ids: list[str], workers: int,
+                      options: WorkerOptions, interrupt: Interrupt) -> tuple[dict[str, Job], bool]:
+    """Drain the queue with `workers` worker actors, a progress bar following the store; the jobs
+    as the store holds them once every worker has made its last commit, and whether Ctrl-C stopped
+    the drain (the workers then claim nothing more and hand back the jobs they hold)."""
     import ray
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from actors.factory_worker import FactoryWorker
-    from aegis_ray.factory import WorkerOptions, job_payload, read_jobs, result_line
-    from aegis_ray.runner import endpoint_configurer, plan_models
+    from aegis_ray.factory import follow_drain
+    from aegis_ray.store import open_store
 
-    settings = load_settings()
-    jobs = read_jobs(list(tasks or []), file)
-    plans = [plan_models(settings, j.model or model, fallback or ()) for j in jobs]
-    ids = list(dict.fromkeys(j.job_id for j in jobs))
-    with simulator(any(p.needs_simulator for p in plans)) as sim_url:
-        configure = endpoint_configurer(settings, sim_url)
-        endpoints = {m.name: configure(m) for p in plans for m in p.chain}
-        added = store_call(settings, lambda store: store.enqueue(
-            [(j.job_id, job_payload(j, p.chain)) for j, p in zip(jobs, plans, strict=True)]))
-        err.print(f"[dim]{len(ids)} jobs: {added} new, {len(ids) - added} already known[/]")
-        if any(p.simulated for p in plans):
-            simulated_notice(", ".join(sorted({m.name for p in plans for m in p.chain if m.simulated})))
-        if no_drain:
-            return
-        join_cluster(settings)
-        options = WorkerOptions(concurrency=concurrency, lease_s=lease)
-        fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
-        draining = [w.drain.remote(options) for w in fleet]
+    fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
+    draining = [w.drain.remote(options) for w in fleet]
 
-        async def watch(store: Any) -> dict[str, Any]:
-            columns = (TextColumn("factory"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    async def drained() -> list[DrainStats]:
+        return [await ref for ref in draining]
+
+    async def follow() -> dict[str, Job]:
+        columns = (TextColumn("factory"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        store = await open_store(settings.database_dsn, settings.home)
+        try:
             with Progress(*columns, console=err, transient=False) as progress:
                 bar = progress.add_task("jobs", total=len(ids))
-                while True:
-                    found = await store.jobs_by_id(ids)
-                    finished = sum(j.status in ("done", "failed") for j in found.values())
-                    progress.update(bar, completed=finished)
-                    if finished == len(ids):
-                        break
-                    ready, _ = ray.wait(draining, num_returns=len(draining), timeout=0)
-                    if len(ready) == len(draining):
-                        ray.get(ready)  # workers stopped early: surface why
-                        break
-                    await asyncio.sleep(0.5)
-            return found
+                found, _ = await follow_drain(store, ids, drained(),
+                                              lambda finished: progress.update(bar, completed=finished))
+                return found
+        finally:
+            await store.close()
 
-        found = store_call(settings, watch)
-        ray.get(draining)
-    lines = [result_line(found.get(job_id), job_id) for job_id in ids]
-    text = "\n".join(json.dumps(line) for line in lines) + "\n"
-    if output:
-        output.write_text(text, encoding="utf-8")
-    else:
-        out.file.write(text)  # stdout as it was before Ray was joined
-    failed = [line for line in lines if line["status"] != "done"]
-    where = f" · results in {output}" if output else ""
-    err.print(f"{len(lines) - len(failed)} done, {len(failed)} not done{where}")
-    raise typer.Exit(1 if failed else 0)
+    try:
+        return interrupt.run(follow()), False
+    except Cancelled:
+        stops = [w.stop.remote() for w in fleet]
+        ray.wait([*stops, *draining], num_returns=len(stops) + len(draining), timeout=_STOP_WAIT_S)
+        for w in fleet:
+            ray.kill(w)
+        return store_call(settings, lambda store: store.jobs_by_id(ids)), True
+
+
+_STOP_WAIT_S = 10.0  # a stopped worker commits what it has and hands back its jobs; then it is killed anyway
 
 
 @reports_errors
@@ -91,20 +126,31 @@ def worker(
     lease: Annotated[float, typer.Option(min=1, help="Seconds a claimed job is leased.")] = 30.0,
     follow: Annotated[bool, typer.Option("--follow", help="Keep waiting for jobs when the queue is empty.")] = False,
 ) -> None:
-    """Drain the factory queue from this process (any node): the jobs anyone enqueued."""
+    """Drain the factory queue from this process (any node): the jobs anyone enqueued. Ctrl-C stops
+    it: the jobs it holds are handed back to the queue."""
     import os
 
     from actors.factory_worker import drain_through_cluster
     from aegis_ray.factory import WorkerOptions
     from aegis_ray.runner import endpoint_configurer
+    from aegis_ray.store import open_store
 
-    settings = load_settings()
-    with simulator(not settings.sim_url) as sim_url:
-        join_cluster(settings)
-        configure = endpoint_configurer(settings, sim_url)
-        options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
-        stats = store_call(settings, lambda store: drain_through_cluster(store, configure, f"cli:{os.getpid()}",
-                                                                         options))
+    with interruptible() as interrupt:
+        settings = load_settings()
+        with simulator(not settings.sim_url) as sim_url:
+            join_cluster(settings)
+            interrupt.check()
+            configure = endpoint_configurer(settings, sim_url)
+            options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
+
+            async def work() -> DrainStats:
+                store = await open_store(settings.database_dsn, settings.home)
+                try:
+                    return await drain_through_cluster(store, configure, f"cli:{os.getpid()}", options)
+                finally:
+                    await store.close()
+
+            stats = interrupt.run(work(), "the worker stopped; the jobs it held are queued again")
     err.print(f"worker done: {stats.finished} finished, {stats.requeued} requeued, {stats.failed} failed, "
               f"{stats.fenced} lost to other workers, {stats.seconds:.1f} s")
 

@@ -1,5 +1,6 @@
 """`aegis run`: one task on the cluster, a single answer or (`--code`) an agent session with file,
-shell and Python tools in a sandboxed workspace; `--verify` checks the answer claim by claim."""
+shell and Python tools in a sandboxed workspace; `--verify` checks the answer claim by claim. Every
+run is recorded in the store under the run id it prints; Ctrl-C records it cancelled."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from aegis_ray.cli.common import (
     simulated_notice,
     simulator,
 )
-from aegis_ray.cli.session_run import drive
+from aegis_ray.cli.interrupt import Cancelled, interruptible
+from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint
 from aegis_ray.cli.verify import AnswerCheck
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError
@@ -53,54 +55,87 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one task on the cluster (RAY_ADDRESS's, else the local one of `aegis up`, else Ray started
-    for this command alone) and print the answer."""
+    for this command alone) and print the answer. Ctrl-C cancels it (exit 130): the run is recorded
+    `cancelled`, and a --code session can be resumed."""
     from aegis_ray.runner import SIMULATED_CODER_MODEL, SIMULATED_DEFAULT_MODEL, plan_models
 
-    spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system,
-                   budget=Budget(max_steps=max_steps, max_usd=max_usd))
-    settings = load_settings()
-    plan = plan_models(settings, spec.model, spec.fallback_models,
-                       SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
-    if corpus and not verify:
-        raise BadInputError("--corpus is the evidence for --verify", hint="add --verify")
-    if corpus and code:
-        raise BadInputError("--corpus applies to a single answer, not to a --code session",
-                            hint="drop --code, or drop --corpus (the session verifies by consensus)")
-    check = AnswerCheck(settings, plan.chain[0], corpus) if verify else None
-    check_simulated_models(settings, [*plan.chain, *(check.panel.models if check else ())])  # before Ray
-    needs_simulator = plan.needs_simulator or (check is not None and check.panel.simulated)
-    from aegis_ray.telemetry import configure_tracing
-
-    configure_tracing(settings.telemetry)
-    # Ray first (the status line says what it does), the simulator's server code loading meanwhile;
-    # then the simulator: the local cluster's own when there is one.
-    join_cluster(settings, preload=("aegis_ray.sim",) if needs_simulator else ())
-    with simulator(needs_simulator) as sim_url:
-        from aegis_ray.runner import endpoint_configurer
-
-        configure = endpoint_configurer(settings, sim_url)
+    with interruptible() as interrupt:
+        spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system,
+                       budget=Budget(max_steps=max_steps, max_usd=max_usd))
+        settings = load_settings()
+        plan = plan_models(settings, spec.model, spec.fallback_models,
+                           SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
+        if corpus and not verify:
+            raise BadInputError("--corpus is the evidence for --verify", hint="add --verify")
+        if corpus and code:
+            raise BadInputError("--corpus applies to a single answer, not to a --code session",
+                                hint="drop --code, or drop --corpus (the session verifies by consensus)")
         if code:
-            session = _session_spec(settings, plan.chain, workspace, approve or settings.approval,
-                                    check.policy if check else None)
-            result = asyncio.run(drive(settings, session, spec, new_id("run"), configure, quiet=as_json))
-        else:
-            result = asyncio.run(_single_answer(spec, plan.chain, configure, relay=relay_calls()))
-            if check is not None:
-                result = asyncio.run(check.apply(result, settings, sim_url))
+            _check_sandbox(settings)
+        check = AnswerCheck(settings, plan.chain[0], corpus) if verify else None
+        check_simulated_models(settings, [*plan.chain, *(check.panel.models if check else ())])  # before Ray
+        needs_simulator = plan.needs_simulator or (check is not None and check.panel.simulated)
+        from aegis_ray.telemetry import configure_tracing
+
+        configure_tracing(settings.telemetry)
+        # Ray first (the status line says what it does), the simulator's server code loading meanwhile;
+        # then the simulator: the local cluster's own when there is one.
+        join_cluster(settings, preload=("aegis_ray.sim",) if needs_simulator else ())
+        interrupt.check()
+        with simulator(needs_simulator) as sim_url:
+            interrupt.check()
+            from aegis_ray.runner import endpoint_configurer
+
+            configure = endpoint_configurer(settings, sim_url)
+            if code:
+                session = _session_spec(settings, plan.chain, workspace, approve or settings.approval,
+                                        check.policy if check else None)
+                run_id = new_id("run")
+                result = interrupt.run(drive(settings, session, spec, run_id, configure, quiet=as_json),
+                                       f"run {run_id} is stopped, but its session could not say at which step; "
+                                       f"`aegis runs` shows its state, and {resume_hint(run_id)} resumes it")
+                raise_if_cancelled(result)
+            else:
+                result = interrupt.run(_answer(settings, spec, plan.chain, configure, check, sim_url,
+                                               relay=relay_calls()), "the run stopped before it was recorded")
     if result.simulated:
         simulated_notice(result.model)
     finish(result, as_json)
 
 
-async def _single_answer(spec: RunSpec, chain: tuple[ModelRef, ...], configure: Callable[[ModelRef], Any], *,
-                         relay: bool = False) -> RunResult:
-    """`relay`: through each endpoint's actor, whose SDK client is warm on a long-running cluster,
-    where this short-lived process would first import the SDK and open a connection pool."""
-    from actors.registry import ClusterModels
-    from aegis_ray.runner import answer_task
+def _check_sandbox(settings: Settings) -> None:
+    """A --code session runs code only in a sandbox: with no backend that can run here, fail now,
+    before Ray starts, naming the backend missing and how to install it (exit 2)."""
+    from aegis_ray.sandbox import make_sandbox
 
-    async with ClusterModels(configure, relay=relay or None) as models:
-        return await answer_task(models.gateway(chain), spec)
+    make_sandbox(settings.sandbox.backend, settings.sandbox.image)
+
+
+async def _answer(settings: Settings, spec: RunSpec, chain: tuple[ModelRef, ...], configure: Callable[[ModelRef], Any],
+                  check: AnswerCheck | None, sim_url: str | None, *, relay: bool = False) -> RunResult:
+    """One answer (verified, with `check`), recorded in the store under the run id it carries; Ctrl-C
+    records it cancelled. `relay`: through each endpoint's actor, whose SDK client is warm on a
+    long-running cluster, where this short-lived process would first import the SDK and open a
+    connection pool."""
+    from actors.registry import ClusterModels
+    from aegis_ray.runner import answer_recorded, answer_task, record_result
+    from aegis_ray.store import open_store
+
+    store = await open_store(settings.database_dsn, settings.home)
+    try:
+        async with ClusterModels(configure, relay=relay or None) as models:
+            gateway = models.gateway(chain)
+            if check is None:
+                try:
+                    return await answer_recorded(gateway, spec, store)
+                except asyncio.CancelledError:
+                    raise Cancelled("the run is recorded as cancelled (`aegis runs --status cancelled` lists it); "
+                                    "run the same command again to retry") from None
+            result = await check.apply(await answer_task(gateway, spec), settings, sim_url)
+            await record_result(store, spec, result)
+            return result
+    finally:
+        await store.close()
 
 
 def _session_spec(settings: Settings, chain: tuple[ModelRef, ...], workspace: Path | None,

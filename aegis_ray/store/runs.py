@@ -110,6 +110,14 @@ class Runs(StoreCore):
         return [{"request_id": r[0], "request": json.loads(r[1]), "approved": None if r[2] is None else bool(r[2]),
                  "created": r[3], "decided": r[4]} for r in rows]
 
+    async def unsettled_effects(self, run_id: str) -> list[str]:
+        """The keys of the run's effects begun and never finished (a crash or a cancel came in the
+        middle): their outcome is unknown, and a resumed run is told so (`aegis_ray.store.effects`)."""
+        async with self.reading() as tx:
+            rows = await tx.all("SELECT key FROM effects WHERE run_id = ? AND status = 'pending' ORDER BY created",
+                                (run_id,))
+        return [r[0] for r in rows]
+
     async def prune_run(self, run_id: str) -> None:
         """Drop a run's step log and effect records, keeping its final checkpoint row."""
         async with self.transaction() as tx:
