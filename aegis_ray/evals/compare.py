@@ -9,7 +9,8 @@ samples, which is conservative when both ran the same dataset.
 
 The verdict fails when a checked metric got worse by more than `max_drop` (in the metric's own
 units; "worse" is down for accuracy, up for cost, latency and risk), and fails closed: a checked
-metric that is missing from a log is a `BadInputError`, one that is undefined in a log fails.
+metric that is missing from a log is a `BadInputError`; one that is undefined in a log, or that
+the logs have under different keys only (scored by different scorers), fails.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ def compare_logs(base: EvalLog, new: EvalLog, *, metrics: Sequence[str] = ("accu
                                   interval=interval, higher_is_better=b.higher_is_better, worse_by=worse_by,
                                   significant=None if low is None or high is None else (low > 0 or high < 0),
                                   checked=checked, passed=passed))
+    for wanted in metrics:  # fail closed: a gated name both logs have, but under no shared key
+        if not any(d.checked and _matches(d.key, base.metrics[d.key], wanted) for d in deltas):
+            failures.append(f"{wanted} is under no key both logs share (base: "
+                            f"{', '.join(k for k, v in base.metrics.items() if _matches(k, v, wanted))}; new: "
+                            f"{', '.join(k for k, v in new.metrics.items() if _matches(k, v, wanted))})")
     return ComparisonReport(base_eval_id=base.eval_id, new_eval_id=new.eval_id, max_drop=max_drop,
                             checked=tuple(metrics), deltas=tuple(deltas), failures=tuple(failures),
                             warnings=tuple(_warnings(base, new)))

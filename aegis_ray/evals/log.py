@@ -57,6 +57,7 @@ class EvalSpec(Frozen):
     limit: int | None = None
     seed: int | None = None
     system_prompt: str | None = None
+    max_usd: float | None = Field(default=None, description="The eval's budget: no new sample once spent.")
 
 
 class Timings(Frozen):
@@ -76,6 +77,7 @@ class EvalLog(Frozen):
     results: tuple[SampleResult, ...] = ()
     metrics: dict[str, MetricValue] = Field(default_factory=dict, description="By `MetricValue.key`.")
     timings: Timings
+    stopped: str | None = Field(default=None, description="Why samples were left unrun (the budget), if any were.")
     aegis_version: str = Field(default_factory=lambda: aegis_version())
     git_revision: str | None = None
     git_dirty: bool | None = None

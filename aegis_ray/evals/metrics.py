@@ -73,9 +73,9 @@ def get_metric(name: str, **options: Any) -> MetricFn:
         raise BadInputError(f"bad options for metric {name!r}: {exc}") from exc
 
 
-def default_metrics(scorers: Sequence[str]) -> list[MetricSpec]:
-    """The metrics each scorer registered, then cost and latency."""
-    names = dict.fromkeys(m for s in scorers if s in SCORERS for m in SCORERS[s].metrics)
+def default_metrics(scorers: Sequence[str], extra: Sequence[str] = ()) -> list[MetricSpec]:
+    """The metrics each scorer registered, then `extra` (a solver's), then cost and latency."""
+    names = dict.fromkeys([*(m for s in scorers if s in SCORERS for m in SCORERS[s].metrics), *extra])
     return [MetricSpec(name=n) for n in [*names, "cost", "latency"]]
 
 

@@ -34,6 +34,10 @@ class SampleResult(Frozen):
     latency_s: float | None = Field(default=None, ge=0)
     model: ModelName | None = Field(default=None, description="The model of the chain that answered.")
     simulated: bool = False
+    confidence: float | None = Field(default=None, ge=0, le=1, description="The solver's (a verification's).")
+    abstained: bool = Field(default=False, description="The solver abstained (its output is empty).")
+    job_id: str | None = Field(default=None, description="The factory job that answered it.")
+    attempts: int | None = Field(default=None, ge=0, description="Attempts that job took (1: answered once).")
     error: SampleError | None = None
 
 

@@ -43,8 +43,9 @@ class TaskSpec(Frozen):
     metrics: tuple[MetricSpec, ...] = Field(default=(), description="Empty: each scorer's own, cost and latency.")
     epochs: int = Field(default=1, ge=1)
 
-    def metric_specs(self) -> list[MetricSpec]:
-        return list(self.metrics) or default_metrics([s.name for s in self.scorers])
+    def metric_specs(self, extra: tuple[str, ...] = ()) -> list[MetricSpec]:
+        """The task's metrics, else each scorer's own, `extra` (the solver's), cost and latency."""
+        return list(self.metrics) or default_metrics([s.name for s in self.scorers], extra)
 
     def load_dataset(self, *, limit: int | None = None, shuffle: bool = False, seed: int | None = None) -> Dataset:
         return load_dataset(self.dataset, self.fields, limit=limit, shuffle=shuffle, seed=seed)
@@ -72,3 +73,36 @@ def load_task(path: str | Path) -> TaskSpec:
             raise UnknownNameError(f"{path}: no {kind} named {spec.name!r}",
                                    hint=f"known: {', '.join(sorted(registry))}")
     return task.model_copy(update={"dataset": str((path.parent / task.dataset).resolve())})
+
+
+DATASET_SUFFIXES = (".jsonl", ".csv", ".parquet")
+DEFAULT_SCORER = "includes"
+
+
+def resolve_task(path: str | Path, scorers: tuple[str, ...] = ()) -> TaskSpec:
+    """What `aegis eval run TASK_OR_FILE` names: a task file, a directory holding `task.toml`, or a
+    dataset file (a task named after it: the `answer` solver, `scorers` or else `includes`).
+    `scorers` given with a task replaces its scorers."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(f"{path} does not exist",
+                            hint="name a task.toml, a directory with one, or a .jsonl/.csv/.parquet dataset")
+    if path.is_dir():
+        if not (path / "task.toml").is_file():
+            raise BadInputError(f"{path} holds no task.toml",
+                                hint="name a task.toml, a directory with one, or a .jsonl/.csv/.parquet dataset")
+        path = path / "task.toml"
+    if path.suffix.lower() in DATASET_SUFFIXES:
+        task = TaskSpec(name=path.stem, dataset=str(path.resolve()),
+                        scorers=tuple(ScorerSpec(name=n) for n in scorers or (DEFAULT_SCORER,)))
+    elif path.suffix.lower() == ".toml":
+        task = load_task(path)
+        if scorers:
+            task = task.model_copy(update={"scorers": tuple(ScorerSpec(name=n) for n in scorers)})
+    else:
+        raise BadInputError(f"{path} is neither a task file nor a dataset",
+                            hint="name a task.toml, a directory with one, or a .jsonl/.csv/.parquet dataset")
+    for name in scorers:
+        if name not in SCORERS:
+            raise UnknownNameError(f"no scorer named {name!r}", hint=f"known: {', '.join(sorted(SCORERS))}")
+    return task
