@@ -41,17 +41,16 @@ from aegis_ray.errors import ApprovalPendingError
 from aegis_ray.loop import run_result
 from aegis_ray.loop.events import SESSION_EVENT, ApprovalEvent, ResultEvent, SessionEvent, StepEvent
 from aegis_ray.providers import EndpointCache, Gateway
-from aegis_ray.security.dlp import scrub_logs
+from aegis_ray.security import scrub_logs
 from aegis_ray.session import Session, SessionConfig
 from aegis_ray.store import Store, open_store
 from aegis_ray.tools import ApprovalRequest, Approver, ToolContext
 from aegis_ray.tools.base import EffectLedger
 from aegis_ray.tools.workspace import Workspace
-from aegis_ray.types import RunResult, RunSpec, RunState, RunStatus, Step
+from aegis_ray.types import RESUMABLE, RunResult, RunSpec, RunState, RunStatus, Step
 
 __all__ = ["SessionActor", "drive_session", "start_session"]
 
-RESUMABLE = {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL, RunStatus.CANCELLED}
 SETTLE_S = 5.0
 """How long a cancelled run's tool calls in flight may take to finish before they are abandoned."""
 

@@ -1,7 +1,7 @@
 """The one exception hierarchy of Aegis.
 
 Every error says what was wrong and, where it helps, what to do (`hint`). Each class carries the
-CLI exit code it maps to (DESIGN.md §6: 1 failed run, 2 bad input, 3 abstained), and pickles with
+CLI exit code it maps to (1 failed run, 2 bad input, 3 abstained), and pickles with
 all its fields so that it crosses Ray actor boundaries intact.
 """
 

@@ -57,7 +57,8 @@ def read_jobs(tasks: list[str], file: Path | None) -> list[FactoryJob]:
         try:
             lines = file.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise BadInputError(f"cannot read jobs file {file}: {exc.strerror}") from exc
+            raise BadInputError(f"cannot read jobs file {file}: {exc.strerror}",
+                                hint='check the path; the file holds one job per line: {"task": "..."}') from exc
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

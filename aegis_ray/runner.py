@@ -39,8 +39,10 @@ if TYPE_CHECKING:
 
 SIMULATED_DEFAULT_MODEL = "sim:sim-honest"
 SIMULATED_CODER_MODEL = "sim:sim-coder"
-EXIT_CODES: dict[RunStatus, int] = {RunStatus.SUCCEEDED: 0, RunStatus.ABSTAINED: 3, RunStatus.AWAITING_APPROVAL: 4}
-"""Exit code by final status (4: parked, awaiting approval); every other status is a failed run (1)."""
+EXIT_CODES: dict[RunStatus, int] = {RunStatus.SUCCEEDED: 0, RunStatus.ABSTAINED: 3, RunStatus.AWAITING_APPROVAL: 4,
+                                    RunStatus.CANCELLED: 130}
+"""Exit code by final status (4: parked, awaiting approval; 130: cancelled, as after Ctrl-C); every
+other status is a failed run (1)."""
 DEFAULT_SYSTEM_PROMPT = (
     "You are Aegis, a careful assistant. Answer concisely. If you do not know, say you don't know "
     "rather than guessing."

@@ -169,6 +169,10 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+RESUMABLE = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL, RunStatus.CANCELLED})
+"""The statuses a session run resumes from (at its last committed step); the others are final."""
+
+
 class Budget(Frozen):
     max_steps: int = Field(default=20, gt=0)
     max_wall_s: float = Field(default=600.0, gt=0)

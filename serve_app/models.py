@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aegis_ray.runner import RunKind
 from aegis_ray.types import Check, TaskText
-from aegis_ray.verify.policy import CHOSEN_LAYERS, Verification
+from aegis_ray.verify import CHOSEN_LAYERS, Verification
 
 
 class ApiModel(BaseModel):

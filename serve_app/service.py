@@ -33,9 +33,8 @@ from aegis_ray.types import (
     RunSpec,
     StreamEvent,
 )
-from aegis_ray.verify.panel import Panel, plan_panel
-from aegis_ray.verify.policy import LAYERS, Verification, VerificationPolicy
-from aegis_ray.verify.policy import verify as run_policy
+from aegis_ray.verify import LAYERS, Panel, Verification, VerificationPolicy, plan_panel
+from aegis_ray.verify import verify as run_policy
 from serve_app.models import (
     ApprovalRecord,
     CheckResult,

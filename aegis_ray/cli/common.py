@@ -2,7 +2,7 @@
 and Click usage errors alike), quiet Ray logging, the simulated-model notice, joining the cluster,
 a background simulator, store calls, tables that fit the terminal, and printing a run's result.
 
-Exit codes (DESIGN.md §6): 0 ok, 1 failed run, 2 bad input (usage errors too), 3 abstained. Every
+Exit codes: 0 ok, 1 failed run, 2 bad input (usage errors too), 3 abstained, 130 cancelled. Every
 command reports a failure as one line on stderr, `error: ...`, then one `hint: ...` line; `--json`
 output goes to stdout alone, so scripts can parse it.
 """
@@ -190,7 +190,7 @@ def join_cluster(settings: Settings, *, preload: tuple[str, ...] = ()) -> None:
     if _joined is not None:
         return
     from actors.local_cluster import join_address, start
-    from aegis_ray.security.dlp import scrub_logs
+    from aegis_ray.security import scrub_logs
 
     scrub_logs(settings.known_secrets())
     address, how = join_address(settings.ray_address, settings.home)

@@ -1,6 +1,7 @@
 """The `aegis` Typer app: every command module's functions, named and registered here.
 
-Exit codes (DESIGN.md §6): 0 ok, 1 failed run, 2 bad input, 3 abstained. Every command validates
+Exit codes: 0 ok, 1 failed run, 2 bad input, 3 abstained, 4 parked awaiting approval, 130 cancelled
+(Ctrl-C). Every command validates
 its input with pydantic and reports a failure as one `error:` line and one `hint:` line on stderr,
 usage errors (unknown option or command, missing argument, bad value) included: `main` runs the app
 with Click's standalone mode off, to print those itself. `--json` output goes to stdout alone.
@@ -18,6 +19,7 @@ import typer
 from typer._click.exceptions import ClickException, UsageError
 
 from aegis_ray.cli import cluster, factory, mcp, models, orchestrate, redteam, run, runs, serve, sim, verify
+from aegis_ray.cli import eval as eval_cli  # `as`: not the builtin
 from aegis_ray.cli.common import print_error, report_usage_error, set_verbose
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aegis: a verifying agent harness on Ray.")
@@ -37,6 +39,7 @@ def _global_options(
 app.command()(run.run)
 app.command()(runs.runs)
 app.command()(runs.approve)
+app.command()(runs.resume)
 app.command()(factory.factory)
 app.command()(factory.worker)
 app.command()(factory.queue)
@@ -54,6 +57,7 @@ sim_app.command("serve")(sim.serve)
 app.add_typer(sim_app, name="sim")
 mcp_app.command("serve")(mcp.serve)
 app.add_typer(mcp_app, name="mcp")
+app.add_typer(eval_cli.app, name="eval")
 
 
 def main() -> None:

@@ -24,11 +24,11 @@ def serve(
     approve: Annotated[ApprovalPolicy, typer.Option(help="auto or deny: the MCP host asks its own user.")] = "auto",
 ) -> None:
     """Serve Aegis's tools (files, sandboxed exec, run, verify) over MCP (stdio by default)."""
-    from aegis_ray.mcp_server import build_server, run_tool, serve_http, serve_stdio, verify
+    from aegis_ray.mcp_server import build_server, serve_http, serve_stdio, served_toolbox
     from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
     from aegis_ray.runner import endpoint_configurer, plan_models
     from aegis_ray.sandbox import make_sandbox
-    from aegis_ray.tools import BUILTIN_TOOLS, ToolContext, ToolRegistry, Workspace
+    from aegis_ray.tools import ToolContext, Workspace
 
     if approve == "ask":
         raise BadInputError("--approve ask needs a person at this end; over MCP the host asks its own user",
@@ -40,7 +40,11 @@ def serve(
     with simulator(plan.needs_simulator) as sim_url:
         configure = endpoint_configurer(settings, sim_url)
         gateway = Gateway(EndpointCache(lambda m: ModelEndpoint(configure(m))), plan.chain)
-        server = build_server(ToolRegistry([*BUILTIN_TOOLS, run_tool(gateway), verify], policy=approve), context)
+        # Its own credentials and the endpoints' keys (set by OPENAI_API_KEY and friends, which
+        # `known_secrets` does not see) are masked in whatever a served tool is sent.
+        secrets = [*settings.known_secrets(), *(configure(m).api_key.get_secret_value() for m in plan.chain)]
+        tools = served_toolbox(gateway, security=settings.security, secrets=secrets, approval=approve)
+        server = build_server(tools, context)
         where = f"http://{host}:{port}/mcp" if http else "stdio"
         err.print(f"[dim]aegis MCP server · workspace {context.workspace.root} · {where}[/]", soft_wrap=True)
         if http:

@@ -21,8 +21,7 @@ def redteam(
     """Attack a simulated compromised model with every scenario, undefended and defended; print
     attack success and benign utility per category, carrier and technique (exit 1 if any defended
     attack landed)."""
-    from aegis_ray.security.redteam.runner import report_table
-    from aegis_ray.security.redteam.simulated import run_red_team
+    from aegis_ray.security import report_table, run_red_team
     from aegis_ray.sim.server import SimServer
 
     with SimServer() as server:

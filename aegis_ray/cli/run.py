@@ -32,7 +32,7 @@ from aegis_ray.types import Budget, RunResult, RunSpec, new_id
 
 if TYPE_CHECKING:
     from aegis_ray.session import SessionSpec
-    from aegis_ray.verify.policy import VerificationPolicy
+    from aegis_ray.verify import VerificationPolicy
 
 
 @reports_errors
@@ -80,7 +80,7 @@ def run(
         configure_tracing(settings.telemetry)
         # Ray first (the status line says what it does), the simulator's server code loading meanwhile;
         # then the simulator: the local cluster's own when there is one.
-        join_cluster(settings, preload=("aegis_ray.sim",) if needs_simulator else ())
+        join_cluster(settings, preload=("aegis_ray.sim.server",) if needs_simulator else ())
         interrupt.check()
         with simulator(needs_simulator) as sim_url:
             interrupt.check()

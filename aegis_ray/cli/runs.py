@@ -4,7 +4,6 @@ step."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -21,10 +20,11 @@ from aegis_ray.cli.common import (
     simulator,
     store_call,
 )
-from aegis_ray.cli.session_run import drive
+from aegis_ray.cli.interrupt import interruptible
+from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint
 from aegis_ray.config import load_settings
 from aegis_ray.errors import BadInputError
-from aegis_ray.types import RunStatus
+from aegis_ray.types import RESUMABLE, RunStatus
 
 
 @reports_errors
@@ -60,26 +60,50 @@ def approve(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Decide a parked run's pending approvals, then resume it from its last committed step."""
+    _continue(run_id, not deny, as_json)
+
+
+@reports_errors
+def resume(
+    run_id: Annotated[str, typer.Argument(help="A cancelled, interrupted or parked session run.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Resume a session run from its last committed step (a run parked on approvals parks again
+    until they are decided with `aegis approve`)."""
+    _continue(run_id, None, as_json)
+
+
+def _continue(run_id: str, approved: bool | None, as_json: bool) -> None:
+    """Decide the run's pending approvals (unless `approved` is None), then drive it on from its
+    last committed step; Ctrl-C records it cancelled again."""
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.session import SessionSpec
 
     settings = load_settings()
 
-    async def decide(store: Any) -> tuple[Any, int]:
+    async def load(store: Any) -> tuple[Any, int]:
         record = await store.load_run(run_id)
         if record is None or record.session is None:
-            raise BadInputError(f"no resumable run {run_id!r}", hint="list runs with `aegis runs`")
-        return record, await store.decide_approval(run_id, approved=not deny)
+            raise BadInputError(f"no resumable run {run_id!r}", hint="list session runs with `aegis runs`")
+        if record.status not in RESUMABLE:
+            raise BadInputError(f"run {run_id} is {record.status.value}: there is nothing to resume",
+                                hint="resume a cancelled, running or parked run (`aegis runs` lists them)")
+        return record, 0 if approved is None else await store.decide_approval(run_id, approved=approved)
 
-    record, decided = store_call(settings, decide)
-    err.print(f"[dim]{'denied' if deny else 'approved'} {decided} pending request(s) of {run_id}[/]")
-    session = SessionSpec.model_validate(record.session)
-    needs_sim = any(m.simulated for m in session.models) and not settings.sim_url
-    with simulator(needs_sim) as sim_url:
-
-        join_cluster(settings)
-        result = asyncio.run(drive(settings, session, record.spec, run_id, endpoint_configurer(settings, sim_url),
-                                   quiet=as_json))
+    with interruptible() as interrupt:
+        record, decided = store_call(settings, load)
+        if approved is not None:
+            err.print(f"[dim]{'approved' if approved else 'denied'} {decided} pending request(s) of {run_id}[/]")
+        session = SessionSpec.model_validate(record.session)
+        needs_sim = any(m.simulated for m in session.models) and not settings.sim_url
+        with simulator(needs_sim) as sim_url:
+            join_cluster(settings)
+            interrupt.check()
+            result = interrupt.run(drive(settings, session, record.spec, run_id, endpoint_configurer(settings, sim_url),
+                                         quiet=as_json),
+                                   f"run {run_id} is stopped; `aegis runs` shows its state, and "
+                                   f"{resume_hint(run_id)} resumes it")
+            raise_if_cancelled(result)
     if result.simulated:
         simulated_notice(result.model)
     finish(result, as_json)

@@ -22,7 +22,6 @@ def serve(
 ) -> None:
     """Serve the HTTP API, the OpenAI-compatible endpoint and the dashboard on Ray Serve (Ctrl-C stops it)."""
     from aegis_ray.runner import plan_models
-    from serve_app.deployment import start
 
     with interruptible() as interrupt:
         settings = load_settings()
@@ -32,6 +31,8 @@ def serve(
         with simulator(plan.needs_simulator) as sim_url:
             join_cluster(settings)
             interrupt.check()
+            from serve_app.deployment import start  # after the status line: Serve and FastAPI take a second or two
+
             try:
                 start(settings, sim_url, host, port)
                 interrupt.check("Serve was still starting; it is shut down")

@@ -49,8 +49,8 @@ async def drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id:
 
 
 def resume_hint(run_id: str) -> str:
-    """The command that resumes a cancelled (or parked) session run."""
-    return f"`aegis approve {run_id}`"
+    """The command that resumes a cancelled (or interrupted) session run."""
+    return f"`aegis resume {run_id}`"
 
 
 def raise_if_cancelled(result: RunResult) -> None:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the policy (scipy) and retrieval (numpy) load when a comman
     from aegis_ray.memory.embeddings import Embedder
     from aegis_ray.memory.retrieval import HybridIndex
     from aegis_ray.model_ref import ModelLike, ModelRef
-    from aegis_ray.verify.policy import Layer, Verification, VerificationPolicy
+    from aegis_ray.verify import Layer, Verification, VerificationPolicy
 
 ABSTAINED_EXIT_CODE = 3
 Equivalence = Literal["entailment", "embedding", "normalised"]
@@ -70,7 +70,7 @@ def verify(
 
 def _layer(name: str, n: int) -> Layer:
     """The layer `name` (from LAYER_NAMES), with N candidates or samples where it takes them."""
-    from aegis_ray.verify.policy import LAYERS
+    from aegis_ray.verify import LAYERS
 
     if name not in LAYER_NAMES:
         raise BadInputError(f"unknown layer {name!r}", hint=f"choose from {', '.join(LAYER_NAMES)}")
@@ -88,7 +88,7 @@ def verify_claims(
 ) -> None:
     """Decompose the answer into claims; support each by arithmetic, corpus evidence (cited) or
     cross-model consensus; strip the rest; abstain unless what remains answers QUESTION."""
-    from aegis_ray.verify.policy import ClaimsLayer
+    from aegis_ray.verify import ClaimsLayer
 
     _run(question, model, judge, voter, answer, (ClaimsLayer(top_k=top_k),), calibration, corpus, as_json)
 
@@ -98,8 +98,7 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
          equivalence: Equivalence = "entailment") -> None:
     from aegis_ray.runner import plan_models
     from aegis_ray.telemetry import configure_tracing
-    from aegis_ray.verify.panel import plan_panel
-    from aegis_ray.verify.policy import VerificationPolicy
+    from aegis_ray.verify import VerificationPolicy, plan_panel
 
     settings = load_settings()
     plan = plan_models(settings, model)
@@ -123,8 +122,7 @@ class AnswerCheck:
     """`aegis run --verify`: the claims policy over the run's answer, on the verifier pool."""
 
     def __init__(self, settings: Settings, author: ModelLike, corpus: Path | None) -> None:
-        from aegis_ray.verify.panel import plan_panel
-        from aegis_ray.verify.policy import ClaimsLayer, VerificationPolicy
+        from aegis_ray.verify import ClaimsLayer, VerificationPolicy, plan_panel
 
         self.panel = plan_panel(settings, author)
         self.policy = VerificationPolicy(layers=(ClaimsLayer(),), judge=self.panel.judge, voters=self.panel.voters,
@@ -173,7 +171,7 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
                           index: HybridIndex | None, embedder: Embedder | None) -> Verification:
     from actors.verifier_actor import VerifierPool
     from aegis_ray.runner import endpoint_configurer
-    from aegis_ray.verify.policy import verify as run_policy
+    from aegis_ray.verify import verify as run_policy
 
     join_cluster(settings)  # the command has joined already, as a rule; joining twice does nothing
     configure = endpoint_configurer(settings, sim_url)
@@ -212,8 +210,8 @@ def calibrate(
     as_json: AsJson = False,
 ) -> None:
     """Calibrate the acceptance threshold: error among accepted <= ALPHA with probability >= 1 - DELTA."""
-    from aegis_ray.verify.risk import LabelledScore, clopper_pearson_upper
-    from aegis_ray.verify.risk import calibrate as fit
+    from aegis_ray.verify import LabelledScore, clopper_pearson_upper
+    from aegis_ray.verify import calibrate as fit
 
     settings = load_settings()
     examples = []

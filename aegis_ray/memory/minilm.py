@@ -10,6 +10,7 @@ model hub.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Sequence
@@ -164,4 +165,10 @@ class MiniLMEmbedder:
 
 @cache
 def default_embedder(cache_dir: Path) -> MiniLMEmbedder:
+    """The embedder; a `ConfigError` saying what to install when the `embeddings` extra or the weights
+    are missing (callers fall back to lexical retrieval)."""
+    missing = [name for name in ("fastembed", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"dense retrieval needs {' and '.join(missing)}, which is not installed",
+                          hint="pip install -e '.[embeddings]'")
     return MiniLMEmbedder(cache_dir)

@@ -8,6 +8,7 @@ never ask.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -49,7 +50,19 @@ def terminal_approver(prompt: Callable[[str], str] = input) -> Approver:
 
     async def ask(request: ApprovalRequest) -> bool:
         question = f"Allow {request.effect} tool {request.tool}({request.arguments})? [y/N] "
-        answer = await asyncio.to_thread(prompt, question)
-        return answer.strip().lower() in ("y", "yes")
+        # A daemon thread, not `asyncio.to_thread`: the executor's threads are joined at exit, so a
+        # Ctrl-C at the prompt would wait for Enter before the process could end.
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def read() -> None:
+            try:
+                text = prompt(question)
+            except (EOFError, OSError):
+                text = ""  # no answer is a denial
+            loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(text))
+
+        threading.Thread(target=read, daemon=True, name="aegis-approval-prompt").start()
+        return (await answer).strip().lower() in ("y", "yes")
 
     return ask
