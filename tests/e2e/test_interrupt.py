@@ -206,10 +206,10 @@ def test_ctrl_c_mid_session_stops_at_a_safe_point_and_resumes(env: dict[str, str
     assert_clean_cancel(result)
     [run] = recorded_runs(tmp_path / "home")
     assert run.status is RunStatus.CANCELLED and run.state is not None and run.state.steps[-1].state == "cancelled"
-    assert f"resume it with `aegis approve {run.run_id}`" in result.stderr
+    assert f"resume it with `aegis resume {run.run_id}`" in result.stderr
     assert unsettled(tmp_path / "home", run.run_id) == []  # the file write settled, or had not started
     assert leftovers(result.mark, before) == []
-    resumed = aegis("approve", run.run_id, "--json", env=env, cwd=tmp_path)
+    resumed = aegis("resume", run.run_id, "--json", env=env, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["answer"]["text"] == "6765" and (workspace / "solution.py").exists()
 
