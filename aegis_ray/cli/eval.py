@@ -27,12 +27,12 @@ from aegis_ray.cli.common import (
     err,
     join_cluster,
     out,
-    print_table,
     reports_errors,
     simulated_notice,
     simulator,
 )
 from aegis_ray.cli.interrupt import interruptible
+from aegis_ray.cli.output import print_table
 from aegis_ray.config import Settings, load_settings
 
 if TYPE_CHECKING:

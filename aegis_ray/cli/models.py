@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from aegis_ray.cli.common import out, print_table, reports_errors
+from aegis_ray.cli.common import out, reports_errors
+from aegis_ray.cli.output import print_table
 from aegis_ray.config import load_settings
 
 

@@ -14,7 +14,6 @@ import typer
 
 from aegis_ray.cli.common import (
     check_simulated_models,
-    finish,
     join_cluster,
     relay_calls,
     reports_errors,
@@ -22,6 +21,7 @@ from aegis_ray.cli.common import (
     simulator,
 )
 from aegis_ray.cli.interrupt import Cancelled, interruptible
+from aegis_ray.cli.output import finish
 from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint
 from aegis_ray.cli.verify import AnswerCheck
 from aegis_ray.config import Settings, load_settings

@@ -9,18 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from aegis_ray.cli.common import (
-    err,
-    finish,
-    join_cluster,
-    out,
-    print_table,
-    reports_errors,
-    simulated_notice,
-    simulator,
-    store_call,
-)
+from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, store_call
 from aegis_ray.cli.interrupt import interruptible
+from aegis_ray.cli.output import finish, print_table
 from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint
 from aegis_ray.config import load_settings
 from aegis_ray.errors import BadInputError

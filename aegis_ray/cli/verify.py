@@ -16,15 +16,8 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from aegis_ray.cli.common import (
-    err,
-    join_cluster,
-    out,
-    print_verification,
-    reports_errors,
-    simulated_notice,
-    simulator,
-)
+from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator
+from aegis_ray.cli.output import print_verification
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError, ConfigError
 from aegis_ray.model_ref import as_model_ref

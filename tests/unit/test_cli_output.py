@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from aegis_ray.cli import common
-from aegis_ray.cli.common import bad_input, print_result, print_verification, table_lines
+from aegis_ray.cli import output
+from aegis_ray.cli.common import bad_input
+from aegis_ray.cli.output import print_result, print_verification, table_lines
 from aegis_ray.types import Answer, Claim, Evidence, RunResult, RunSpec, RunStatus, Usage, Verdict
 
 pytestmark = pytest.mark.unit
@@ -66,10 +67,10 @@ def _result(answer: Answer, status: RunStatus = RunStatus.SUCCEEDED) -> RunResul
 
 @pytest.fixture
 def printed(monkeypatch: pytest.MonkeyPatch) -> tuple[io.StringIO, io.StringIO]:
-    """What `common.out` (stdout) and `common.err` (stderr) print."""
+    """What `out` (stdout) and `err` (stderr) print."""
     stdout, stderr = io.StringIO(), io.StringIO()
-    monkeypatch.setattr(common, "out", Console(file=stdout, width=60, highlight=False))
-    monkeypatch.setattr(common, "err", Console(file=stderr, width=60, highlight=False))
+    monkeypatch.setattr(output, "out", Console(file=stdout, width=60, highlight=False))
+    monkeypatch.setattr(output, "err", Console(file=stderr, width=60, highlight=False))
     return stdout, stderr
 
 
