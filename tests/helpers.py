@@ -118,3 +118,30 @@ def answering(delay_s: float, answered: Counter[str],
                          answer=Answer(text=f"done: {spec.task}"), model="sim:sim-honest", simulated=True,
                          usage=Usage(), cost_usd=0.0, latency_s=delay_s)
     return answer
+
+
+@contextlib.contextmanager
+def sim_cli_server(config: dict, directory: Path) -> Iterator[str]:
+    """`aegis sim serve` with `config`, in its own process (as a user starts it); yields its URL."""
+    import json
+    import time
+
+    import httpx
+
+    path = directory / "sim.json"
+    path.write_text(json.dumps(config))
+    port = free_port()
+    server = subprocess.Popen([*AEGIS, "sim", "serve", "--port", str(port), "--config", str(path)],
+                              env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/_sim/health").raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

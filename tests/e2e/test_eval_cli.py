@@ -13,11 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aegis_ray.evals.log import read_log
-from tests.helpers import AEGIS, aegis, clean_env, free_port
+from tests.helpers import AEGIS, aegis, clean_env, sim_cli_server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,21 +30,8 @@ SIM_CONFIG = {"models": {
 
 @pytest.fixture(scope="module")
 def sim_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    config = tmp_path_factory.mktemp("sim") / "sim.json"
-    config.write_text(json.dumps(SIM_CONFIG))
-    port = free_port()
-    server = subprocess.Popen([*AEGIS, "sim", "serve", "--port", str(port), "--config", str(config)],
-                              env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{url}/_sim/health").raise_for_status()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    with sim_cli_server(SIM_CONFIG, tmp_path_factory.mktemp("sim")) as url:
+        yield url
 
 
 @pytest.fixture

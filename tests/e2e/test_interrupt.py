@@ -29,7 +29,7 @@ import pytest
 from aegis_ray.factory import WorkerOptions, drain
 from aegis_ray.store import RunRecord, Store, open_store
 from aegis_ray.types import RunSpec, RunStatus
-from tests.helpers import AEGIS, aegis, answering, clean_env, free_port
+from tests.helpers import AEGIS, aegis, answering, clean_env, free_port, sim_cli_server
 
 pytestmark = pytest.mark.e2e
 
@@ -47,21 +47,8 @@ MARK = "INTERRUPT_TEST_MARK"  # in the command's environment: every process it s
 
 @pytest.fixture(scope="module")
 def sim_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    config = tmp_path_factory.mktemp("sim") / "sim.json"
-    config.write_text(json.dumps(SIM_CONFIG))
-    port = free_port()
-    server = subprocess.Popen([*AEGIS, "sim", "serve", "--port", str(port), "--config", str(config)],
-                              env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{url}/_sim/health").raise_for_status()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    with sim_cli_server(SIM_CONFIG, tmp_path_factory.mktemp("sim")) as url:
+        yield url
 
 
 @dataclass
