@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aegis_ray.types import RunResult
-from tests.helpers import AEGIS, aegis, clean_env, free_port
+from tests.helpers import aegis, clean_env, sim_cli_server
 
 pytestmark = pytest.mark.e2e
 
@@ -64,23 +61,8 @@ def test_unreachable_endpoint_is_a_failed_run(cluster_address: str, tmp_path: Pa
 @pytest.fixture
 def locked_sim(tmp_path: Path) -> Iterator[str]:
     """`aegis sim serve` in its own process, requiring an API key."""
-    config = tmp_path / "sim.json"
-    config.write_text(json.dumps({"api_keys": ["right-key"]}))
-    port = free_port()
-    server = subprocess.Popen([*AEGIS, "sim", "serve", "--port", str(port), "--config", str(config)],
-                              env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{url}/_sim/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with sim_cli_server({"api_keys": ["right-key"]}, tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_bad_key_exits_2_and_the_right_key_answers(locked_sim: str, cluster_address: str, tmp_path: Path) -> None:
