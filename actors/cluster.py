@@ -27,7 +27,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
         prepare_join(address)
     local = {} if address else {"num_cpus": num_cpus, "object_store_memory": object_store_memory}
     try:
-        ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False,
+        # "local": without an address, ray.init would join whatever `ray start` left on this machine.
+        ray.init(address=address or "local", namespace=NAMESPACE, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, **local)
     except (ConnectionError, ray.exceptions.AuthenticationError) as error:
         if not address:

@@ -1,5 +1,5 @@
 """`python -m aegis_ray` runs the `aegis` command line."""
 
-from aegis_ray.cli.main import main
+from aegis_ray.cli import main
 
 main()

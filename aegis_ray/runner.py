@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -85,14 +85,16 @@ def endpoint_configurer(settings: Settings, sim_url: str | None) -> Callable[[Mo
     return lambda ref: resolve_endpoint(settings, ref, sim_url)
 
 
-async def answer_task(gateway: Gateway, spec: RunSpec) -> RunResult:
-    """One model answer to the task, with what it cost. (The agent loop builds on this.)"""
+async def answer_task(gateway: Gateway, spec: RunSpec, run_id: str | None = None) -> RunResult:
+    """One model answer to the task, with what it cost, under `run_id` (a new one by default). (The
+    agent loop builds on this.)"""
     started = time.perf_counter()
     request = ModelRequest(messages=(Message.system(spec.system_prompt or DEFAULT_SYSTEM_PROMPT),
                                      Message.user(spec.task)))
     completion = await gateway.complete(request)
     return RunResult(
-        run_id=new_id("run"), task=spec.task, status=RunStatus.SUCCEEDED, answer=Answer(text=completion.text),
+        run_id=run_id or new_id("run"), task=spec.task, status=RunStatus.SUCCEEDED,
+        answer=Answer(text=completion.text),
         model=completion.model, simulated=completion.simulated, usage=completion.usage,
         cost_usd=completion.cost_usd, latency_s=time.perf_counter() - started,
     )
@@ -134,16 +136,21 @@ async def record_result(store: Store, spec: RunSpec, result: RunResult) -> None:
     await store.record_finished_run(state)
 
 
-async def answer_recorded(gateway: Gateway, spec: RunSpec, store: Store) -> RunResult:
-    """`answer_task`, recorded in `store` under the run id it returns; a run that fails (with the
-    error as its reason) or is cancelled (Ctrl-C, a client gone) is recorded too, then re-raised."""
+async def answer_recorded(gateway: Gateway, spec: RunSpec, store: Store, run_id: str | None = None,
+                          then: Callable[[RunResult], Awaitable[RunResult]] | None = None) -> RunResult:
+    """`answer_task` (followed by `then`, a verification say), recorded in `store` under `run_id` (a
+    new one by default); a run that fails (with the error as its reason) or is cancelled (Ctrl-C, a
+    client gone) is recorded too, then re-raised. Pass `run_id` to know it when the run is cancelled."""
     started = time.perf_counter()
+    run_id = run_id or new_id("run")
     try:
-        result = await answer_task(gateway, spec)
+        result = await answer_task(gateway, spec, run_id)
+        if then is not None:
+            result = await then(result)
     except (AegisError, asyncio.CancelledError) as error:
         cancelled = isinstance(error, asyncio.CancelledError)
         model = gateway.chain[0]
-        ended = RunResult(run_id=new_id("run"), task=spec.task,
+        ended = RunResult(run_id=run_id, task=spec.task,
                           status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED,
                           answer=Answer(text="", reason="cancelled by the user" if cancelled else str(error)),
                           model=model.name, simulated=model.simulated, usage=Usage(), cost_usd=None,

@@ -1,5 +1,6 @@
 """Ctrl-C for the commands that start work (`run`, `factory`, `worker`, `serve`): the work is
-cancelled and cleaned up, one line says what became of it, and the command exits 130.
+cancelled and cleaned up, one line says what became of it, and the command exits 130. SIGTERM (a
+process manager stopping the command) is handled the same way and exits 143.
 
 Python's own SIGINT handling raises KeyboardInterrupt wherever the main thread happens to be, Ray's
 C++ calls included: tracebacks, crashed processes, Ray workers left behind. Inside `interruptible()`
@@ -26,6 +27,7 @@ from aegis_ray.cli.common import err
 
 T = TypeVar("T")
 EXIT_CODE = 130  # 128 + SIGINT: what a shell reports for a command that Ctrl-C ended
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 NOTHING_STARTED = "nothing was started"
 
 
@@ -47,28 +49,43 @@ class Interrupt:
 
     def __init__(self) -> None:
         self.pressed = 0
+        self.signum = signal.SIGINT  # the last signal received
         self.notice = "cancelling..."  # said at once on the first Ctrl-C
         self._task: asyncio.Task[Any] | None = None
+        self._signals = [signum for signum in SIGNALS if signal.getsignal(signum) is not signal.SIG_IGN]
 
-    def on_sigint(self, _signum: int, _frame: object) -> None:
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def on_sigint(self, signum: int, _frame: object) -> None:
         self.pressed += 1
+        self.signum = signal.Signals(signum)
         if self.pressed > 1:
             _say("\ninterrupted again: exiting now\n")
-            os._exit(EXIT_CODE)
+            os._exit(self.exit_code)
         _say(f"\n{self.notice} (Ctrl-C again to exit at once)\n")
         task = self._task
         if task is not None and not task.done():
             task.cancel()
             task.get_loop().call_soon_threadsafe(lambda: None)  # wake the loop (as asyncio.Runner does)
 
+    def claim(self) -> None:
+        """Handle SIGINT and SIGTERM here, unless the process started with one ignored. Again after
+        joining Ray: `ray.init` installs its own SIGTERM handler, which exits from inside the loop."""
+        for signum in self._signals:
+            signal.signal(signum, self.on_sigint)
+
     def check(self, outcome: str = NOTHING_STARTED) -> None:
         """After a blocking step: stop here, with `outcome`, if Ctrl-C was pressed meanwhile."""
+        self.claim()
         if self.pressed:
             raise Cancelled(outcome)
 
     def run(self, main: Coroutine[Any, Any, T], outcome: str = NOTHING_STARTED) -> T:
         """`asyncio.run(main)`, cancelled by Ctrl-C. `main` cleans up as the cancellation unwinds and
         may raise `Cancelled` itself to say what became of its work; else the outcome is `outcome`."""
+        self.claim()
         if self.pressed:
             main.close()
             raise Cancelled(outcome)
@@ -97,10 +114,9 @@ def interruptible() -> Iterator[Interrupt]:
     The handler stays installed when the block ends: Ray's exit hooks run after it, and a
     KeyboardInterrupt inside them is the traceback (or crash) this module exists to prevent."""
     interrupt = Interrupt()
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, interrupt.on_sigint)
+    interrupt.claim()
     try:
         yield interrupt
     except Cancelled as cancelled:
         err.print(f"[yellow]cancelled:[/] {cancelled.outcome}", soft_wrap=True)
-        raise typer.Exit(EXIT_CODE) from None
+        raise typer.Exit(interrupt.exit_code) from None

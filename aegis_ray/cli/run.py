@@ -118,22 +118,20 @@ async def _answer(settings: Settings, spec: RunSpec, chain: tuple[ModelRef, ...]
     long-running cluster, where this short-lived process would first import the SDK and open a
     connection pool."""
     from actors.registry import ClusterModels
-    from aegis_ray.runner import answer_recorded, answer_task, record_result
+    from aegis_ray.runner import answer_recorded
     from aegis_ray.store import open_store
+    from aegis_ray.types import new_id
 
+    run_id = new_id("run")
+    then = None if check is None else (lambda result: check.apply(result, settings, sim_url))
     store = await open_store(settings.database_dsn, settings.home)
     try:
         async with ClusterModels(configure, relay=relay or None) as models:
-            gateway = models.gateway(chain)
-            if check is None:
-                try:
-                    return await answer_recorded(gateway, spec, store)
-                except asyncio.CancelledError:
-                    raise Cancelled("the run is recorded as cancelled (`aegis runs --status cancelled` lists it); "
-                                    "run the same command again to retry") from None
-            result = await check.apply(await answer_task(gateway, spec), settings, sim_url)
-            await record_result(store, spec, result)
-            return result
+            try:
+                return await answer_recorded(models.gateway(chain), spec, store, run_id, then)
+            except asyncio.CancelledError:
+                raise Cancelled(f"run {run_id} is recorded as cancelled (`aegis runs --status cancelled` lists "
+                                "it); run the same command again to retry") from None
     finally:
         await store.close()
 

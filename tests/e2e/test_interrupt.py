@@ -61,8 +61,8 @@ class Interrupted:
 
 
 def interrupt(args: list[str], env: dict[str, str], cwd: Path, ready: Callable[[str], bool],
-              timeout_s: float = 90.0) -> Interrupted:
-    """Start `aegis ARGS`, press Ctrl-C once `ready(stderr so far)`, wait for it to exit."""
+              timeout_s: float = 90.0, signum: int = signal.SIGINT) -> Interrupted:
+    """Start `aegis ARGS`, press Ctrl-C (or send `signum`) once `ready(stderr so far)`, wait for it to exit."""
     mark = uuid.uuid4().hex
     command = subprocess.Popen([*AEGIS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**env, MARK: mark}, cwd=cwd, start_new_session=True)
@@ -78,7 +78,7 @@ def interrupt(args: list[str], env: dict[str, str], cwd: Path, ready: Callable[[
             command.kill()
             pytest.fail(f"the command ended (or hung) before the moment to interrupt it: {''.join(stderr)}")
         time.sleep(0.05)
-    os.killpg(command.pid, signal.SIGINT)
+    os.killpg(command.pid, signum)
     pressed = time.monotonic()
     command.wait(timeout=timeout_s)
     exit_s = time.monotonic() - pressed
@@ -181,7 +181,26 @@ def test_ctrl_c_mid_answer_records_the_run_cancelled(env: dict[str, str], sim_ur
     assert result.stdout == "" and "recorded as cancelled" in result.stderr
     [run] = recorded_runs(tmp_path / "home")
     assert run.status is RunStatus.CANCELLED and run.spec.task == "What is the capital of Peru?"
+    assert f"run {run.run_id} is recorded as cancelled" in result.stderr  # the id to look it up by
     assert leftovers(result.mark, before) == []
+
+
+def test_ctrl_c_while_the_command_loads_exits_130_quietly(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = interrupt(["run", "What is the capital of Australia?"], clean_env(AEGIS_HOME=str(tmp_path / "home")),
+                       tmp_path, ready=lambda _: time.monotonic() - started > 0.15)  # importing, before any body
+    assert_clean_cancel(result)
+    assert "cancelled" in result.stderr and "KeyboardInterrupt" not in result.stderr
+    assert recorded_runs(tmp_path / "home") == []
+
+
+def test_sigterm_mid_answer_is_a_cancel_too(env: dict[str, str], sim_url: str, tmp_path: Path) -> None:
+    asked = sim_requests(sim_url, "sim-honest-slow")
+    result = interrupt(["run", "What is the capital of Chile?", "--model", "sim:sim-honest-slow"], env, tmp_path,
+                       ready=lambda _: sim_requests(sim_url, "sim-honest-slow") > asked, signum=signal.SIGTERM)
+    assert_clean_cancel(result, code=128 + signal.SIGTERM)
+    [run] = recorded_runs(tmp_path / "home")
+    assert run.status is RunStatus.CANCELLED and run.run_id in result.stderr
 
 
 def test_ctrl_c_mid_session_stops_at_a_safe_point_and_resumes(env: dict[str, str], tmp_path: Path) -> None:
