@@ -30,6 +30,7 @@ from aegis_ray.cli.common import (
     reports_errors,
     simulated_notice,
     simulator,
+    status,
 )
 from aegis_ray.cli.interrupt import interruptible
 from aegis_ray.cli.output import print_table
@@ -181,11 +182,18 @@ class _ProgressLine:
 def view(
     log: Annotated[Path, typer.Argument(metavar="LOG", help="An eval log (JSON).")],
     samples: Annotated[bool, typer.Option("--samples", help="Also list every result and its scores.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", metavar="FILE", help=(
+        "Also write the report as one static HTML page with plots (no network assets)."))] = None,
 ) -> None:
     """Print an eval log's report: what ran, metrics with their 95% intervals, cost and latency."""
     from aegis_ray.evals.log import read_log
 
-    print_report(read_log(log), samples=samples)
+    report = read_log(log)
+    print_report(report, samples=samples)
+    if html is not None:
+        from aegis_ray.evals.html_report import write_html
+
+        status(f"wrote the HTML report to {write_html(report, html)}")
 
 
 def print_report(log: EvalLog, *, samples: bool = False) -> None:
