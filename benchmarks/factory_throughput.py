@@ -91,7 +91,10 @@ async def plain_in_process(base_url: str, jobs: int, concurrency: int) -> tuple[
     return rate, meter
 
 
-async def factory(base_url: str, jobs: int, concurrency: int, workers: int, workdir: Path) -> tuple[float, CpuMeter]:
+async def factory(base_url: str, jobs: int, concurrency: int, workers: int, workdir: Path, *,
+                  time_enqueue: bool = False) -> tuple[float, CpuMeter]:
+    """Jobs/s of the factory draining `jobs` with `workers` actors; the clock starts once they are
+    up, and covers the enqueue too with `time_enqueue` (as an eval's clock does)."""
     import ray
 
     from actors.factory_worker import FactoryWorker
@@ -100,18 +103,25 @@ async def factory(base_url: str, jobs: int, concurrency: int, workers: int, work
     from aegis_ray.store import open_store
 
     home = workdir / f"factory-{concurrency}-{workers}"
-    store = await open_store(None, home)
     chain = ("sim:sim-honest",)
-    await store.enqueue([(j.job_id, job_payload(j, chain)) for j in
-                         (FactoryJob(task=f"What is the capital of Peru? ({i})") for i in range(jobs))])
-    await store.close()
     endpoint = EndpointConfig(ref=ModelRef(provider="sim", model="sim-honest"), api_key=SecretStr("sim"),
                               base_url=f"{base_url}/v1")
+    store = await open_store(None, home)
+
+    async def enqueue() -> None:
+        await store.enqueue([(j.job_id, job_payload(j, chain)) for j in
+                             (FactoryJob(task=f"What is the capital of Peru? ({i})") for i in range(jobs))])
+        await store.close()
+
+    if not time_enqueue:
+        await enqueue()
     fleet = [FactoryWorker.remote({chain[0]: endpoint}, None, str(home)) for _ in range(workers)]
     await asyncio.gather(*(w.__ray_ready__.remote() for w in fleet))
     options = WorkerOptions(concurrency=concurrency // workers, lease_s=60)
     meter = CpuMeter()
     started = time.perf_counter()
+    if time_enqueue:
+        await enqueue()
     stats = await asyncio.gather(*(w.drain.remote(options) for w in fleet))
     elapsed = time.perf_counter() - started
     meter.stop()  # before the workers go, with what they spent
