@@ -3,8 +3,10 @@
 A scorer is built by a registered factory (`@scorer("name")`) from its options and is then a
 callable `(output, sample) -> Score` (or an awaitable of one). Built in: `exact`, `includes`,
 `regex` (RE2: linear time on hostile model output), `numeric` (the last number, with tolerance),
-`json_schema` (jsonschema) and `model_graded` (an independent judge; refused when the judge is
-the author). A sample with several targets is correct when any of them is.
+`json_schema` (jsonschema), `model_graded` (an independent judge; refused when the judge is
+the author) and `verdict` (whether the solver's verification kept the answer, with its
+confidence). A sample with several targets is correct when any of them is. A scorer that takes a
+keyword `solved` is also given the solver's `Solved` (its confidence, whether it abstained).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import string
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import re2
@@ -27,6 +29,9 @@ from aegis_ray.evals.dataset import Sample
 from aegis_ray.evals.errors import JudgeIsAuthorError, ScorerError, UnknownNameError
 from aegis_ray.model_ref import ModelLike, ModelRef, as_model_ref
 from aegis_ray.types import Frozen
+
+if TYPE_CHECKING:
+    from aegis_ray.evals.solvers import Solved
 
 
 class Score(Frozen):
@@ -97,10 +102,17 @@ class ScorerSpec(Frozen):
         return get_scorer(self.name, **self.options, **runtime)
 
 
-async def score_output(fn: ScoreFn, output: str, sample: Sample) -> Score:
-    """Run a sync or async scorer."""
-    result = fn(output, sample)
+async def score_output(fn: ScoreFn, output: str, sample: Sample, solved: Solved | None = None) -> Score:
+    """Run a sync or async scorer (given `solved` if it takes it)."""
+    result = fn(output, sample, solved=solved) if _takes_solved(fn) else fn(output, sample)  # type: ignore[call-arg]
     return await result if inspect.isawaitable(result) else result
+
+
+def _takes_solved(fn: ScoreFn) -> bool:
+    try:
+        return "solved" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature, no `solved`
+        return False
 
 
 def _targets(sample: Sample, scorer_name: str) -> list[str]:
@@ -372,4 +384,17 @@ def model_graded(*, judge: ModelLike, author: ModelLike | Sequence[ModelLike], g
         confidence = min(1.0, float(confidences[-1])) if confidences else None
         return Score(value=credit[letter], answer=letter, explanation=reply.strip()[-2000:], confidence=confidence,
                      metadata={"judge": judge.name})
+    return score
+
+
+@scorer("verdict", metrics=("accuracy", "auroc"))
+def verdict() -> ScoreFn:
+    """1 when the solver's verification kept the answer, 0 when it abstained, with its confidence:
+    `verdict/accuracy` is the accept rate. With a solver that does not verify it is an error."""
+    def score(output: str, sample: Sample, *, solved: Solved | None = None) -> Score:
+        if solved is None or solved.confidence is None:
+            raise ScorerError(f"sample {sample.id!r} has no verification verdict to score",
+                              hint="use the verdict scorer with the verified solver")
+        return Score(value=not solved.abstained, confidence=solved.confidence,
+                     explanation=solved.note or ("kept" if not solved.abstained else "abstained"))
     return score

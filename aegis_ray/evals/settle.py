@@ -91,7 +91,7 @@ class Settler:
         try:
             solved = await self._plan.solver.finish(sample, answer, spending)
             scorers = self._scorers or self._plan.scorers(spending)
-            scores = {name: await score_output(fn, solved.output, sample) for name, fn in scorers.items()}
+            scores = {name: await score_output(fn, solved.output, sample, solved) for name, fn in scorers.items()}
         except AegisError as error:
             return answered.model_copy(update={"cost_usd": answered.cost_usd + spending.cost_usd,
                                                "error": SampleError.of(error)})

@@ -247,3 +247,31 @@ async def test_the_registry_takes_user_scorers_sync_or_async() -> None:
         get_scorer("no_such_scorer")
     with pytest.raises(BadInputError, match="bad options for scorer 'exact'"):
         get_scorer("exact", tolerance=3)
+
+
+async def test_the_verdict_scorer_scores_what_verification_decided() -> None:
+    from aegis_ray.evals.solvers import Solved
+
+    fn = get_scorer("verdict")
+    kept = await score_output(fn, "Canberra.", sample("Canberra"), Solved(output="Canberra.", confidence=0.9))
+    assert kept.value is True and kept.confidence == 0.9
+    dropped = await score_output(fn, "", sample("Canberra"),
+                                 Solved(output="", confidence=0.1, abstained=True, note="no claim supported"))
+    assert dropped.value is False and dropped.explanation == "no claim supported"
+    with pytest.raises(ScorerError, match="no verification verdict"):  # an answer solver gives no verdict
+        await score_output(fn, "Canberra.", sample("Canberra"), Solved(output="Canberra."))
+
+
+async def test_a_verified_eval_reports_the_accept_rate_and_its_auroc(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from aegis_ray.config import Settings
+    from aegis_ray.evals import resolve_task, run_eval
+
+    facts = Path(__file__).parents[2] / "examples" / "evals" / "facts"
+    task = resolve_task(facts, ("includes", "verdict"))
+    results = await run_eval(task, model="sim:sim-hallucinating", settings=Settings(home=tmp_path))
+    accepted = [r.scores["verdict"].value for r in results.results]
+    assert results.metrics["verdict/accuracy"].value == sum(accepted) / len(accepted)
+    assert all(r.scores["verdict"].value is (not r.abstained) for r in results.results)
+    assert "verdict/auroc" in results.metrics
