@@ -169,9 +169,16 @@ class Settings(BaseSettings):
     approval: Literal["ask", "auto", "deny"] = Field(
         default="ask", description="Policy for mutating and executing tools.")
     prices: dict[str, Price] = Field(default_factory=dict, description="Overrides of the shipped table.")
+    eval_log_dir: Path | None = Field(default=None, description=(
+        "Where `aegis eval run` writes its logs and the dashboard lists them (default: HOME/evals)."))
     results_dir: Path | None = Field(
         default_factory=lambda: Path("benchmarks/results"),
         description="Where the benchmarks' results are read for /api/frontier; None: none measured yet.")
+
+    @property
+    def evals_dir(self) -> Path:
+        """Where eval logs go (and are listed from)."""
+        return self.eval_log_dir or self.home / "evals"
 
     @field_validator("results_dir")
     @classmethod

@@ -10,6 +10,7 @@ served with their assets from the `fastapi-offline` package: they work with no n
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +34,8 @@ from aegis_ray.errors import (
     ProviderError,
     ServiceUnavailableError,
 )
+from aegis_ray.evals.catalog import EvalSummary
+from aegis_ray.evals.log import EvalLog
 from aegis_ray.openai_wire import ChatReply, frame, usage, wire
 from aegis_ray.plan import Orchestration
 from aegis_ray.types import Completion, Message, RunResult, StreamEnd, TextDelta
@@ -149,6 +152,27 @@ async def runs(svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> li
 async def run_detail(run_id: str, svc: Svc) -> RunDetail:
     """One run: its answer with verdicts and citations, its steps with tool calls, its approvals."""
     return await svc.run_detail(run_id)
+
+
+@api.get("/evals")
+async def evals(svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[EvalSummary]:
+    """The newest eval logs (`aegis eval run` writes them to AEGIS_EVAL_LOG_DIR, else HOME/evals)."""
+    return await svc.evals(limit)
+
+
+@api.get("/evals/{eval_id}")
+async def eval_log(eval_id: str, svc: Svc) -> EvalLog:
+    """One eval's whole log: its spec, every result with scores, cost and latency, its metrics."""
+    return await svc.eval_log(eval_id)
+
+
+@api.get("/evals/{eval_id}/report", response_class=HTMLResponse)
+async def eval_report(eval_id: str, svc: Svc) -> HTMLResponse:
+    """The eval's report as one static HTML page with plots (what `aegis eval view --html` writes)."""
+    from aegis_ray.evals.html_report import render_html
+
+    log = await svc.eval_log(eval_id)
+    return HTMLResponse(await asyncio.to_thread(render_html, log))
 
 
 @api.get("/queue")

@@ -7,6 +7,7 @@ are typed Aegis errors (`ServiceUnavailableError`, `NotFoundError`); `api.py` ma
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
@@ -19,6 +20,8 @@ from actors.verifier_actor import VerifierPool
 from aegis_ray.checks import run_checks
 from aegis_ray.config import Settings
 from aegis_ray.errors import NotFoundError, ServiceUnavailableError
+from aegis_ray.evals.catalog import EvalSummary, find_log, list_logs
+from aegis_ray.evals.log import EvalLog
 from aegis_ray.factory import FactoryJob, job_payload
 from aegis_ray.model_ref import ModelLike
 from aegis_ray.plan import Orchestration
@@ -150,6 +153,13 @@ class AegisService:
         jobs = [FactoryJob(task=t, model=model) for t in tasks]
         added = await (await self.store()).enqueue([(j.job_id, job_payload(j, chain)) for j in jobs])
         return EnqueueResponse(job_ids=[j.job_id for j in jobs], added=added)
+
+    async def evals(self, limit: int) -> list[EvalSummary]:
+        """The newest eval logs in the eval log directory (reading files: off the event loop)."""
+        return await asyncio.to_thread(list_logs, self.settings.evals_dir, limit)
+
+    async def eval_log(self, eval_id: str) -> EvalLog:
+        return await asyncio.to_thread(find_log, self.settings.evals_dir, eval_id)
 
     async def runs(self, limit: int) -> list[RunSummary]:
         records = await (await self.store()).list_runs(limit)

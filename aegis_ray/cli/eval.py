@@ -61,7 +61,8 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Shuffle seed (default: drawn, and kept in the log).")] = None,
     scorer: Annotated[list[str] | None, typer.Option("--scorer", help="Score with this scorer instead "
                                                                       "(repeatable).")] = None,
-    log_dir: Annotated[Path | None, typer.Option(help="Where the log is written (default ~/.aegis/evals).")] = None,
+    log_dir: Annotated[Path | None, typer.Option(help="Where the log is written (default: AEGIS_EVAL_LOG_DIR, "
+                                                 "else ~/.aegis/evals).")] = None,
     max_usd: Annotated[float | None, typer.Option(min=0, help="Start no new sample once the eval has spent this "
                                                       "many USD (earlier runs' spend included; 0: none).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=256, help="FactoryWorker actors.")] = 1,
@@ -91,7 +92,7 @@ def run(
             work = WorkerOptions(concurrency=concurrency, lease_s=lease)
             try:
                 results = interrupt.run(_on_cluster(plan, settings, sim_url, workers, work,
-                                                    log_dir or settings.home / "evals", progress), KEPT)
+                                                    log_dir or settings.evals_dir, progress), KEPT)
             finally:
                 progress.close()
     log = results.log

@@ -4,7 +4,7 @@ nothing from the network (it opens from a CI artifact or an air-gapped machine a
 
 Plots: each scorer's mean score with its 95% interval; latency and cost per result (histograms);
 and, for results that carry a confidence (a verified solver), the risk-coverage curve per scorer.
-matplotlib is the `report` extra: without it, `write_html` says how to install it.
+matplotlib is the `report` extra: without it the page has no plots and says how to get them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aegis_ray.evals.errors import MissingDependencyError
 from aegis_ray.evals.log import EvalLog
 from aegis_ray.evals.metrics import risk_at_coverage_value
 from aegis_ray.evals.results import MetricValue, SampleResult
@@ -54,7 +53,10 @@ def render_html(log: EvalLog) -> str:
         body.append(f'<p class="bad">stopped: {_e(log.stopped)}</p>')
     body += ["<h2>Metrics</h2>", _metrics_table(log.metrics)]
     plots = _plots(log)
-    if plots:
+    if plots is None:
+        body += ["<h2>Plots</h2>", '<p class="meta">matplotlib is not installed here: '
+                 '<code>pip install "aegis-ray[report]"</code> adds the plots.</p>']
+    elif plots:
         body += ["<h2>Plots</h2>", '<div class="plots">',
                  *(f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{png}">'
                    f"<figcaption>{_e(caption)}</figcaption></figure>" for caption, png in plots), "</div>"]
@@ -115,15 +117,15 @@ def _results_table(log: EvalLog) -> str:
 # --- plots ---------------------------------------------------------------------------------------
 
 
-def _plots(log: EvalLog) -> list[tuple[str, str]]:
-    """(caption, base64 PNG) for each plot the log has data for."""
+def _plots(log: EvalLog) -> list[tuple[str, str]] | None:
+    """(caption, base64 PNG) for each plot the log has data for; None without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")  # no display: render to memory only
         from matplotlib import pyplot
     except ImportError:
-        raise MissingDependencyError("the HTML report's plots", "matplotlib") from None
+        return None
     plots = []
     drawers: list[tuple[str, Callable[[Axes], bool]]] = [
         ("mean score per scorer, with its 95% interval", lambda ax: _scores_plot(ax, log.metrics)),
