@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, store_call
+from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, status, store_call
 from aegis_ray.cli.interrupt import Cancelled, Interrupt, interruptible
 from aegis_ray.config import Settings, load_settings
 
@@ -156,15 +156,24 @@ def worker(
 
 
 @reports_errors
-def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def queue(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help=(
+        "Queue every failed job again, its attempts reset (a worker then runs it)."))] = False,
+) -> None:
     """Show the factory queue: jobs by status, and the latest failures."""
-    async def look(store: Any) -> tuple[dict[str, int], list[Any]]:
-        return await store.queue_counts(), (await store.jobs("failed", limit=5))
+    async def look(store: Any) -> tuple[int, dict[str, int], list[Any]]:
+        requeued = await store.requeue_failed() if retry_failed else 0
+        return requeued, await store.queue_counts(), (await store.jobs("failed", limit=5))
 
-    counts, failed = store_call(load_settings(), look)
+    requeued, counts, failed = store_call(load_settings(), look)
     if as_json:
-        out.print_json(json.dumps({"counts": counts, "failed": [f.model_dump() for f in failed]}))
+        out.print_json(json.dumps({"counts": counts, "failed": [f.model_dump() for f in failed],
+                                   **({"requeued": requeued} if retry_failed else {})}))
         return
+    if retry_failed:
+        status(f"queued {requeued} failed job{'' if requeued == 1 else 's'} again"
+               + ("; `aegis worker` runs them" if requeued else ""))
     out.print("  ".join(f"{k} {v}" for k, v in counts.items()))
     for job in failed:
         out.print(f"failed {job.job_id}: {job.error}", markup=False)

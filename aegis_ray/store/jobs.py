@@ -125,14 +125,37 @@ class Jobs(StoreCore):
         return [_job(r) for r in rows]
 
     async def jobs_by_id(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        return await self._jobs_among(job_ids, "")
+
+    async def finished_jobs(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """Those of `job_ids` that are done or failed: what a poller of many jobs reads, without
+        loading the ones still queued or running every time."""
+        return await self._jobs_among(job_ids, " AND status IN ('done', 'failed')")
+
+    async def _jobs_among(self, job_ids: Sequence[str], condition: str) -> dict[str, Job]:
         found: dict[str, Job] = {}
         for start in range(0, len(job_ids), 500):
             chunk = list(job_ids[start:start + 500])
             marks = ", ".join("?" for _ in chunk)
             async with self.reading() as tx:
-                rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id IN ({marks})", chunk)
+                rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id IN ({marks}){condition}", chunk)
             found |= {row[0]: _job(row) for row in rows}
         return found
+
+    async def requeue_failed(self, job_ids: Sequence[str] | None = None) -> int:
+        """Queue failed jobs again (those of `job_ids`, else every one) with their attempts reset;
+        returns how many. Done, queued and running jobs are left as they are."""
+        now, requeued = time.time(), 0
+        reset = "UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, lease_until = 0, updated = ? "
+        async with self.transaction() as tx:
+            if job_ids is None:
+                return await tx.execute(reset + "WHERE status = 'failed'", (now,))
+            for start in range(0, len(job_ids), 500):
+                chunk = list(job_ids[start:start + 500])
+                marks = ", ".join("?" for _ in chunk)
+                requeued += await tx.execute(reset + f"WHERE status = 'failed' AND job_id IN ({marks})",
+                                             (now, *chunk))
+        return requeued
 
     async def queue_counts(self) -> dict[str, int]:
         async with self.reading() as tx:

@@ -86,3 +86,26 @@ def test_bad_job_files_say_which_line(tmp_path: Path) -> None:
     bad.write_text('{"task": "fine"}\n{"task": ""}\n')
     result = aegis("factory", "-f", str(bad), cwd=tmp_path, env=clean_env(AEGIS_HOME=str(tmp_path / "home")))
     assert result.returncode == 2 and "jobs.jsonl:2: not a job" in result.stderr
+
+
+def test_queue_retry_failed_queues_failed_jobs_again(tmp_path: Path) -> None:
+    import asyncio
+
+    from aegis_ray.store import JobOutcome, open_store
+
+    async def seed() -> None:
+        store = await open_store(None, tmp_path / "home")
+        await store.enqueue([("job-a", {}), ("job-b", {}), ("job-c", {})], max_attempts=1)
+        for job in await store.claim_jobs("w", 30, 3):
+            error = None if job.job_id == "job-c" else "provider down"
+            await store.record_jobs([JobOutcome(job=job, error=error, result=None if error else {"ok": True})])
+        await store.close()
+
+    asyncio.run(seed())
+    env = clean_env(AEGIS_HOME=str(tmp_path / "home"))
+    before = json.loads(aegis("queue", "--json", env=env, cwd=tmp_path).stdout)
+    assert before["counts"]["failed"] == 2 and {f["job_id"] for f in before["failed"]} == {"job-a", "job-b"}
+    retried = aegis("queue", "--retry-failed", env=env, cwd=tmp_path)
+    assert retried.returncode == 0 and "queued 2 failed jobs again" in retried.stderr, retried.stderr
+    after = json.loads(aegis("queue", "--json", env=env, cwd=tmp_path).stdout)["counts"]
+    assert (after["queued"], after["failed"], after["done"]) == (2, 0, 1)

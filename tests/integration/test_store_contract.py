@@ -167,6 +167,22 @@ async def test_failed_jobs_are_retried_then_marked_failed(make_store) -> None:
     assert (await store.jobs("failed"))[0].error == "boom again"
 
 
+async def test_failed_jobs_can_be_queued_again_and_pollers_read_only_finished_ones(make_store) -> None:
+    store = await make_store()
+    await store.enqueue([("bad-1", {}), ("bad-2", {}), ("good", {}), ("waiting", {})], max_attempts=1)
+    for job in await store.claim_jobs("w", 30, 3):
+        await store.record_jobs([JobOutcome(job=job, result={"ok": 1}) if job.job_id == "good"
+                                 else JobOutcome(job=job, error="boom")])
+    finished = await store.finished_jobs(["bad-1", "bad-2", "good", "waiting", "unknown"])
+    assert set(finished) == {"bad-1", "bad-2", "good"}
+    assert await store.requeue_failed(["bad-1", "good", "waiting"]) == 1  # only a failed job is requeued
+    assert {j.job_id: (j.status, j.attempts, j.error) for j in (await store.jobs_by_id(["bad-1"])).values()} == {
+        "bad-1": ("queued", 0, None)}
+    assert await store.requeue_failed() == 1  # every failed one: bad-2
+    assert (await store.queue_counts())["failed"] == 0
+    assert {j.job_id for j in await store.claim_jobs("w", 30, 10)} == {"bad-1", "bad-2", "waiting"}
+
+
 async def test_approvals_and_flags(make_store) -> None:
     store = await make_store()
     await store.request_approval("req-1", "run-1", {"tool": "run_command"})
