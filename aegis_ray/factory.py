@@ -7,7 +7,8 @@ jobs in batches under a lease with a fencing token, keeps a few claimed jobs rea
 that finishes starts the next one at once, renews the leases while jobs run, and commits results
 in batches behind the slots, each only while it still owns the job. A worker that dies leaves jobs
 whose leases expire; another worker reclaims them. A worker that is stopped (Ctrl-C) hands its jobs
-back at once. Provider errors requeue a job until its attempts run out.
+back at once, and so does one the kill switch halts (`aegis_ray.control`: within a second of the
+flip). Provider errors requeue a job until its attempts run out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TypeVar
 
 from pydantic import Field, ValidationError
 
+from aegis_ray.control.switch import KillSwitch, SwitchState
 from aegis_ray.errors import AegisError, BadInputError
 from aegis_ray.model_ref import ModelRef
 from aegis_ray.store import Job, JobOutcome, Store
@@ -85,6 +87,8 @@ class WorkerOptions(Frozen):
     record_s: float = Field(default=0.02, gt=0, le=5, description=(
         "Results are committed together, one transaction at most this long after the first of them "
         "is ready, behind the slots (a slot never waits for its result's commit)."))
+    obey_kill_switch: bool = Field(default=True, description=(
+        "Halt (claim nothing more, hand back the jobs held) within a second of the kill switch's flip."))
 
     @property
     def ready_jobs(self) -> int:
@@ -101,6 +105,7 @@ class DrainStats(Frozen):
     claims: int = Field(description="Claim transactions: jobs are claimed in batches, not one by one.")
     records: int = Field(description="Result transactions: results are committed in batches too.")
     released: int = Field(default=0, description="Jobs a stopped drain handed back unfinished.")
+    halted: bool = Field(default=False, description="The kill switch stopped the drain (or was stopped already).")
 
 
 class _Feed:
@@ -256,6 +261,10 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
     holds (`released`), then returns (or re-raises the cancellation). It returns only after its last
     commit, so whoever waits for it reads every outcome in the store."""
     started = time.monotonic()
+    switch = KillSwitch(store) if options.obey_kill_switch else None
+    if switch is not None and await switch.state() is SwitchState.STOPPED:
+        return DrainStats(worker=worker, finished=0, failed=0, requeued=0, fenced=0, seconds=0.0, claims=0,
+                          records=0, halted=True)
     feed = _Feed(store, worker, options)
     recorder = _Recorder(store, feed, options)
 
@@ -275,10 +284,12 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
     renewals = asyncio.ensure_future(feed.renew_leases())
     recording = asyncio.ensure_future(recorder.run())
     stopping = asyncio.ensure_future(stop.wait()) if stop else asyncio.get_running_loop().create_future()
+    halting = (asyncio.ensure_future(switch.wait_stopped()) if switch is not None
+               else asyncio.get_running_loop().create_future())
     cancelled = False
     try:
         try:
-            await asyncio.wait((slots, renewals, recording, stopping), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((slots, renewals, recording, stopping, halting), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             cancelled = True
         for task in (renewals, recording):
@@ -294,13 +305,14 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
         await recording
         released = await feed.release()
     finally:
-        for task in (slots, renewals, recording, stopping):
+        for task in (slots, renewals, recording, stopping, halting):
             task.cancel()
     if cancelled:
         raise asyncio.CancelledError
     counts = recorder.counts | {"fenced": recorder.counts["fenced"] + feed.lost_ready}
+    halted = halting.done() and not halting.cancelled()
     return DrainStats(worker=worker, seconds=time.monotonic() - started, claims=feed.claims,
-                      records=recorder.records, released=released, **counts)
+                      records=recorder.records, released=released, halted=halted, **counts)
 
 
 async def follow_drain(store: Store, job_ids: Sequence[str], drained: Awaitable[T],

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from aegis_ray.checks import run_checks
 from aegis_ray.config import SecuritySettings
+from aegis_ray.control.switch import KillSwitch, StoppedError
 from aegis_ray.providers.gateway import Gateway
 from aegis_ray.runner import answer_task
 from aegis_ray.security.guard import defended_toolbox
@@ -77,9 +78,10 @@ def served_toolbox(gateway: Gateway, *, security: SecuritySettings, secrets: Ite
                             models=gateway, reader=gateway.chain[0], secrets=secrets, approval=approval)
 
 
-def build_server(tools: ToolBox, context: ToolContext) -> Any:
+def build_server(tools: ToolBox, context: ToolContext, switch: KillSwitch | None = None) -> Any:
     """A low-level MCP server whose tools are exactly the toolbox's, less the quarantine's `extract`
-    (nothing is quarantined here, so it would never have a variable to read)."""
+    (nothing is quarantined here, so it would never have a variable to read). With `switch`, a call
+    while the kill switch is stopped (or unreadable) is refused with the reason, and nothing runs."""
     import mcp.types as types
     from mcp.server.lowlevel import Server
 
@@ -89,6 +91,12 @@ def build_server(tools: ToolBox, context: ToolContext) -> Any:
             for spec in tools.specs if spec != EXTRACT_SPEC])
 
     async def call_tool(_: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        if switch is not None:
+            try:
+                await switch.check(f"the MCP tool call {params.name!r}")
+            except StoppedError as stopped:
+                return types.CallToolResult(content=[types.TextContent(type="text", text=str(stopped))],
+                                            is_error=True)
         call = ToolCall(id=uuid.uuid4().hex, name=params.name, arguments=dict(params.arguments or {}))
         result = await tools.call(call, context)
         return types.CallToolResult(content=[types.TextContent(type="text", text=result.content)],

@@ -121,8 +121,11 @@ def down(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @reports_errors
 def status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show the local cluster: up or not, its address, processes and memory, where commands join."""
-    report = _report(load_settings())
+    """Show the local cluster: up or not, its address, processes and memory, where commands join, and
+    the kill switch."""
+    from aegis_ray.cli.control import switch_state
+
+    report = _report(load_settings()) | {"kill_switch": switch_state()}
     if as_json:
         out.print_json(json.dumps(report))
         return
@@ -136,3 +139,4 @@ def status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         out.print(f"no local cluster: {how}", markup=False, soft_wrap=True)
     if report["commands_join"]:
         out.print(f"commands join {report['commands_join']}", markup=False, soft_wrap=True)
+    out.print(f"kill switch {report['kill_switch']}", markup=False, soft_wrap=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, status, store_call
+from aegis_ray.cli.control import refuse_if_stopped
 from aegis_ray.cli.interrupt import Cancelled, Interrupt, interruptible
 from aegis_ray.config import Settings, load_settings
 
@@ -56,6 +57,7 @@ def factory(
             if no_drain:
                 return
             queued = "the jobs are queued: run the same command again (or `aegis worker`) to run them"
+            refuse_if_stopped(settings, "draining the queue (the jobs are queued)")
             interrupt.check(queued)
             join_cluster(settings)
             interrupt.check(queued)
@@ -73,6 +75,8 @@ def factory(
         if stopped:
             raise Cancelled(f"{summary}; the jobs not finished are queued again: run the same command again to "
                             "finish them")
+        if failed:
+            refuse_if_stopped(settings, f"the rest of the drain ({summary}; the jobs not finished are queued)")
         err.print(summary)
     raise typer.Exit(1 if failed else 0)
 
@@ -131,6 +135,7 @@ def worker(
     import os
 
     from actors.factory_worker import drain_through_cluster
+    from aegis_ray.control import KillSwitch, StoppedError
     from aegis_ray.factory import WorkerOptions
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.store import open_store
@@ -146,13 +151,22 @@ def worker(
             async def work() -> DrainStats:
                 store = await open_store(settings.database_dsn, settings.home)
                 try:
-                    return await drain_through_cluster(store, configure, f"cli:{os.getpid()}", options)
+                    while True:
+                        stats = await drain_through_cluster(store, configure, f"cli:{os.getpid()}", options)
+                        if not (stats.halted and follow):
+                            return stats
+                        status("the kill switch is stopped: this worker holds no job and waits for `aegis resume`")
+                        await KillSwitch(store).wait_running()
+                        status("the kill switch is running again: this worker goes on")
                 finally:
                     await store.close()
 
             stats = interrupt.run(work(), "the worker stopped; the jobs it held are queued again")
     err.print(f"worker done: {stats.finished} finished, {stats.requeued} requeued, {stats.failed} failed, "
               f"{stats.fenced} lost to other workers, {stats.seconds:.1f} s")
+    if stats.halted:
+        raise StoppedError("the kill switch stopped this worker; the jobs it held are queued again",
+                           hint="`aegis resume`, then `aegis worker` again (with --follow a worker waits instead)")
 
 
 @reports_errors

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, UsageError
 
-from aegis_ray.cli import cluster, factory, mcp, models, orchestrate, redteam, run, runs, serve, sim, verify
+from aegis_ray.cli import cluster, control, factory, mcp, models, orchestrate, redteam, run, runs, serve, sim, verify
 from aegis_ray.cli import eval as eval_cli  # `as`: not the builtin
 from aegis_ray.cli.common import print_error, report_usage_error, set_verbose
 
@@ -40,6 +40,7 @@ app.command()(run.run)
 app.command()(runs.runs)
 app.command()(runs.approve)
 app.command()(runs.resume)
+app.command()(control.stop)
 app.command()(factory.factory)
 app.command()(factory.worker)
 app.command()(factory.queue)

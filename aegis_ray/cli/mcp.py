@@ -24,10 +24,12 @@ def serve(
     approve: Annotated[ApprovalPolicy, typer.Option(help="auto or deny: the MCP host asks its own user.")] = "auto",
 ) -> None:
     """Serve Aegis's tools (files, sandboxed exec, run, verify) over MCP (stdio by default)."""
+    from aegis_ray.control import KillSwitch
     from aegis_ray.mcp_server import build_server, serve_http, serve_stdio, served_toolbox
     from aegis_ray.providers import EndpointCache, Gateway, ModelEndpoint
     from aegis_ray.runner import endpoint_configurer, plan_models
     from aegis_ray.sandbox import make_sandbox
+    from aegis_ray.store import open_store
     from aegis_ray.tools import ToolContext, Workspace
 
     if approve == "ask":
@@ -44,7 +46,8 @@ def serve(
         # `known_secrets` does not see) are masked in whatever a served tool is sent.
         secrets = [*settings.known_secrets(), *(configure(m).api_key.get_secret_value() for m in plan.chain)]
         tools = served_toolbox(gateway, security=settings.security, secrets=secrets, approval=approve)
-        server = build_server(tools, context)
+        switch = KillSwitch(lambda: open_store(settings.database_dsn, settings.home))  # read in the server's loop
+        server = build_server(tools, context, switch)
         where = f"http://{host}:{port}/mcp" if http else "stdio"
         err.print(f"[dim]aegis MCP server · workspace {context.workspace.root} · {where}[/]", soft_wrap=True)
         if http:

@@ -20,6 +20,7 @@ from aegis_ray.cli.common import (
     simulated_notice,
     simulator,
 )
+from aegis_ray.cli.control import refuse_if_stopped
 from aegis_ray.cli.interrupt import Cancelled, interruptible
 from aegis_ray.cli.output import finish
 from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint
@@ -74,6 +75,7 @@ def run(
             _check_sandbox(settings)
         check = AnswerCheck(settings, plan.chain[0], corpus) if verify else None
         check_simulated_models(settings, [*plan.chain, *(check.panel.models if check else ())])  # before Ray
+        refuse_if_stopped(settings)
         needs_simulator = plan.needs_simulator or (check is not None and check.panel.simulated)
         from aegis_ray.telemetry import configure_tracing
 

@@ -56,11 +56,17 @@ def approve(
 
 @reports_errors
 def resume(
-    run_id: Annotated[str, typer.Argument(help="A cancelled, interrupted or parked session run.")],
+    run_id: Annotated[str | None, typer.Argument(help="A cancelled, interrupted or parked session run; none: "
+                                                      "set the kill switch back to running.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Resume a session run from its last committed step (a run parked on approvals parks again
-    until they are decided with `aegis approve`)."""
+    until they are decided with `aegis approve`). Without a run: undo `aegis stop`."""
+    if run_id is None:
+        from aegis_ray.cli.control import resume_work
+
+        resume_work(as_json)
+        return
     _continue(run_id, None, as_json)
 
 

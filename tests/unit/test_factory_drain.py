@@ -103,3 +103,43 @@ async def test_a_worker_stopped_before_its_results_commit_leaves_them_to_be_redo
     assert again.finished == 10 and set(answered.values()) == {2}
     assert (await store.queue_counts())["done"] == 10
     await store.close()
+
+
+async def test_the_kill_switch_halts_a_drain_within_a_second_and_its_jobs_go_back(tmp_path: Path) -> None:
+    import time
+
+    from aegis_ray.control import SwitchState, set_switch
+
+    store = await queued_store(tmp_path, 400)
+    operator = await open_store(None, tmp_path)  # another process's handle on the same store
+    answered: Counter[str] = Counter()
+    draining = asyncio.ensure_future(drain(store, answering(0.05, answered), "w1", WorkerOptions(concurrency=8)))
+    await asyncio.sleep(0.5)
+    await set_switch(operator, SwitchState.STOPPED)
+    flipped = time.monotonic()
+    stats = await draining
+    assert stats.halted and time.monotonic() - flipped <= 1.0
+    counts = await store.queue_counts()
+    # handed back: the jobs it held have leases that already ended (claimable at once), the rest are queued
+    assert counts["queued"] + counts["running"] == 400 - counts["done"] > 0 and stats.released == counts["running"]
+    assert counts["done"] == stats.finished and set(answered.values()) == {1}
+
+    again = await drain(store, answering(0.0, answered), "w2", WorkerOptions(concurrency=8))
+    assert again.halted and again.claims == 0  # stopped already: nothing is claimed
+    await set_switch(operator, SwitchState.RUNNING)
+    resumed = await drain(store, answering(0.0, answered), "w3", WorkerOptions(concurrency=8))
+    assert not resumed.halted and (await store.queue_counts())["done"] == 400
+    await operator.close()
+    await store.close()
+
+
+async def test_an_unreadable_switch_halts_the_drain(tmp_path: Path) -> None:
+    store = await queued_store(tmp_path, 10)
+
+    async def broken(_: str) -> str | None:
+        raise OSError("disk gone")
+
+    store.flag = broken  # type: ignore[method-assign]
+    stats = await drain(store, answering(0.0, Counter()), "w1", WorkerOptions(concurrency=2))
+    assert stats.halted and stats.finished == 0  # fail closed
+    await store.close()
