@@ -1,6 +1,10 @@
 """`SessionActor`: one durable agent session (workspace, conversation, state) as a Ray actor.
 
-`run(spec, run_id, hot)` streams `SessionEvent`s as JSON. Every step is committed to the store
+`run(spec, run_id, hot, message, stream)` streams `SessionEvent`s as JSON: with `message`, the
+user's next message continues the conversation `run_id` (`aegis_ray.loop.conversation`; its
+`user` step committed like any other, once however often it is delivered); with `stream`, the
+model's text goes out as it is written. The session's MCP servers are mounted on its first run (or
+`open`), each mounted or left out said in a `NoticeEvent`. Every step is committed to the store
 (fenced by the epoch this actor claimed) before its event goes out, so a session that dies (killed
 actor, SIGKILLed worker) is restarted by Ray and `run` again resumes from the last committed step:
 from the driver's hot copy in the object store when it matches the store, else from the store.
@@ -39,7 +43,16 @@ from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
 from aegis_ray.errors import ApprovalPendingError
 from aegis_ray.loop import run_result
-from aegis_ray.loop.events import SESSION_EVENT, ApprovalEvent, ResultEvent, SessionEvent, StepEvent
+from aegis_ray.loop.conversation import FollowUp, continue_with, received
+from aegis_ray.loop.events import (
+    SESSION_EVENT,
+    ApprovalEvent,
+    NoticeEvent,
+    ResultEvent,
+    SessionEvent,
+    StepEvent,
+    TextEvent,
+)
 from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.security import scrub_logs
 from aegis_ray.session import Session, SessionConfig
@@ -93,27 +106,48 @@ class SessionActor:
     async def pid(self) -> int:
         return os.getpid()
 
+    async def open(self) -> list[str]:
+        """Mount the session's MCP servers now: one line for each, mounted or left out (said once)."""
+        return await self._session.open()
+
+    async def tools(self) -> list[tuple[str, str]]:
+        """The name and description of each tool the session's model is offered."""
+        await self._session.open()
+        return [(spec.name, spec.description) for spec in self._session.toolbox(None).specs]
+
+    async def close(self) -> None:
+        """Close the session's MCP servers."""
+        await self._session.aclose()
+
     async def _open_store(self) -> Store:
         if self._store is None:
             self._store = await open_store(self._config.database_url, Path(self._config.home))
         return self._store
 
-    async def run(self, spec: RunSpec, run_id: str, hot: RunState | None = None) -> AsyncIterator[bytes]:
+    async def run(self, spec: RunSpec, run_id: str, hot: RunState | None = None, message: FollowUp | None = None,
+                  stream: bool = False) -> AsyncIterator[bytes]:
         running = self._runs[run_id] = _Running()  # before any await: a `cancel` sent after this call finds it
         try:
-            async for event in self._run(spec, run_id, hot, running):
+            async for event in self._run(spec, run_id, hot, running, message, stream):
                 yield event
         finally:
             running.end(None)
 
-    async def _run(self, spec: RunSpec, run_id: str, hot: RunState | None, running: _Running) -> AsyncIterator[bytes]:
+    async def _run(self, spec: RunSpec, run_id: str, hot: RunState | None, running: _Running,
+                   message: FollowUp | None, stream: bool) -> AsyncIterator[bytes]:
+        for notice in await self._session.open():
+            yield SESSION_EVENT.dump_json(NoticeEvent(text=notice))
         store = await self._open_store()
         await store.create_run(run_id, spec, self._config.spec.model_dump(mode="json"))
         epoch = await store.claim_run(run_id, self._owner, self._config.lease_s)
         record = await store.load_run(run_id)
         assert record is not None
         state = hot if hot is not None and len(hot.steps) == record.step_count else record.state
-        if state is not None and state.status not in RESUMABLE:
+        if message is not None and state is not None and not received(state, message):
+            step = continue_with(state, message)
+            await store.commit_step(run_id, epoch, step, state)
+            yield SESSION_EVENT.dump_json(StepEvent(step=step, checkpoint=state.model_copy(deep=True)))
+        elif state is not None and state.status not in RESUMABLE:
             result = run_result(state)
             running.end(result)
             yield SESSION_EVENT.dump_json(ResultEvent(result=result))
@@ -143,8 +177,11 @@ class SessionActor:
             await store.decide_approval(run_id, approved, request_id)
             return approved
 
+        async def on_text(text: str) -> None:
+            await events.put(TextEvent(text=text))
+
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
-        loop = self._session.loop(context, ask, on_step)
+        loop = self._session.loop(context, ask, on_step, on_text if stream else None)
 
         async def drive() -> None:
             try:
@@ -165,6 +202,24 @@ class SessionActor:
         while (event := await events.get()) is not None:
             yield SESSION_EVENT.dump_json(event)
         await task  # re-raises anything the loop did not turn into a state
+
+    async def compact(self, run_id: str) -> str:
+        """Compact the conversation `run_id` now, the compaction committed as its step; what was done."""
+        store = await self._open_store()
+        record = await store.load_run(run_id)
+        if record is None or record.state is None or not record.state.messages:
+            return "nothing to compact yet"
+        epoch = await store.claim_run(run_id, self._owner, self._config.lease_s)
+
+        async def commit(step: Step, state: RunState) -> None:
+            await store.commit_step(run_id, epoch, step, state)
+
+        async def nobody(_: ApprovalRequest) -> bool:
+            return False
+
+        await self._session.open()
+        context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
+        return await self._session.loop(context, nobody, commit).compact_now(record.state)
 
     async def cancel(self, run_id: str, settle_s: float = SETTLE_S) -> RunResult | None:
         """Stop `run_id` at a safe point and record it cancelled (resumable): its result then, or
@@ -216,10 +271,13 @@ def start_session(config: SessionConfig) -> ray.actor.ActorHandle:
 
 
 async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, run_id: str, on_event: EventListener,
-                        approver: Approver | None, *, max_restarts: int = 100) -> RunResult:
-    """Run `spec` durably on `session`: every event to `on_event`, approval asks to `approver` (none:
-    denied). If the session dies, wait for Ray to restart it and resume, handing it the last
-    checkpoint as a hot copy held in the object store by this (the driver's) process.
+                        approver: Approver | None, *, max_restarts: int = 100, message: FollowUp | None = None,
+                        stream: bool = False) -> RunResult:
+    """Run `spec` durably on `session` (or, with `message`, continue the conversation `run_id` with
+    it): every event to `on_event` (with `stream`, the model's text as it is written too), approval
+    asks to `approver` (none: denied). If the session dies, wait for Ray to restart it and resume,
+    handing it the last checkpoint as a hot copy held in the object store by this (the driver's)
+    process.
 
     If the calling task is cancelled (Ctrl-C), the session stops the run at a safe point and records
     it cancelled, the actor is killed (its sandboxes with it), and the cancelled result is returned;
@@ -228,7 +286,7 @@ async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, run_id: s
     restarts = 0
     while True:
         try:
-            async for ref in session.run.remote(spec, run_id, hot):
+            async for ref in session.run.remote(spec, run_id, hot, message, stream):
                 event = SESSION_EVENT.validate_json(await ref)
                 if isinstance(event, StepEvent) and event.checkpoint is not None:
                     hot = ray.put(event.checkpoint)

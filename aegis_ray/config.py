@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -107,6 +107,49 @@ class SecuritySettings(Policy):
     contacts: list[str] = Field(default_factory=list, description="Recipients a tainted value may still name.")
 
 
+class CompactionSettings(Policy):
+    """When a session's context is compacted (`aegis_ray.memory.compaction`). Tokens are counted
+    offline, approximately: words and punctuation marks, plus a few per message (no tokenizer, no
+    network); a BPE tokenizer counts English prose within about a third of that, so leave headroom
+    under the model's window."""
+
+    enabled: bool = True
+    budget_tokens: int = Field(default=24_000, ge=1_000, description=(
+        "Most context a model call is sent (messages and tool specs); past it, older turns are summarised."))
+    keep_recent_tokens: int = Field(default=6_000, ge=200, description="The latest turns kept verbatim.")
+    tool_output_tokens: int = Field(default=1_500, ge=100, description=(
+        "A longer tool output is shown cut, with a handle the model reads it again by (read_output)."))
+    note_tokens: int = Field(default=1_000, ge=100, description="Most the summary note may take.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> CompactionSettings:
+        if self.keep_recent_tokens + 2 * self.note_tokens >= self.budget_tokens:
+            raise ValueError("keep_recent_tokens plus twice note_tokens must stay under budget_tokens")
+        return self
+
+
+class MCPServerSettings(Policy):
+    """One `[[mcp.servers]]` entry of aegis.toml: an MCP server mounted into every agent session."""
+
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,20}$",
+                             description="Prefix of its tools' names (default: from the command or URL).")
+    command: list[str] = Field(default_factory=list, description="Launch it over stdio: the program and arguments.")
+    url: str | None = Field(default=None, description="Or connect over streamable HTTP, e.g. http://HOST:PORT/mcp.")
+    env: dict[str, str] = Field(default_factory=dict)
+    trusted: bool = Field(default=False, description=(
+        "Show its tools' output to the planner; by default it is untrusted (quarantined)."))
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("give exactly one of command (stdio) or url (streamable HTTP)")
+        return self
+
+
+class MCPSettings(Policy):
+    servers: list[MCPServerSettings] = Field(default_factory=list)
+
+
 class ServeSettings(Policy):
     num_replicas: int | Literal["auto"] = 1
     max_ongoing_requests: int = Field(default=256, gt=0)
@@ -163,6 +206,8 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     sandbox: SandboxSettings = SandboxSettings()
     security: SecuritySettings = SecuritySettings()
+    compaction: CompactionSettings = CompactionSettings()
+    mcp: MCPSettings = MCPSettings()
     serve: ServeSettings = ServeSettings()
     api_key: SecretStr | None = Field(default=None, description="Require Authorization: Bearer on /api and /v1.")
     api_keys_file: Path | None = Field(default=None, description='JSON {"tenant": "key"} for several tenants.')

@@ -1,13 +1,16 @@
 """A session's engine side: what a session is (`SessionSpec`, `SessionConfig`), its tools, and the
 agent loop a run of it drives.
 
-`Session(spec, gateway, secrets=...)` loads the session's tools once; `Session.loop(context,
-approver, on_step)` assembles a run's `AgentLoop`: the tools in a registry with the session's
-approval policy, under the security layer (`security.guard.defended_toolbox`, with the session's
-security settings, its provider keys scrubbed, its first model as the quarantined reader) unless
-the spec switches it off, and the verifier (the declared checks, or the spec's verification
-policy; then re-execution). Where it runs (a Ray actor, durability, event streaming, waiting on
-approvals) is the caller's: `actors.session_actor`.
+`Session(spec, gateway, secrets=...)` loads the session's tools once; `await Session.open()`
+mounts its MCP servers (each refused, with a line saying why, if it fails to start or a tool
+description reads as an injection; their tools untrusted unless the server is marked trusted);
+`Session.loop(context, approver, on_step)` assembles a run's `AgentLoop`: the tools in a registry
+with the session's approval policy, under the security layer (`security.guard.defended_toolbox`,
+with the session's security settings, its provider keys scrubbed, its first model as the
+quarantined reader) unless the spec switches it off, the verifier (the declared checks, or the
+spec's verification policy; then re-execution), judging only the latest message's turn of a
+conversation, and context compaction. Where it runs (a Ray actor, durability, event streaming,
+waiting on approvals) is the caller's: `actors.session_actor`.
 """
 
 from __future__ import annotations
@@ -18,16 +21,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aegis_ray.checks import declared_checks
-from aegis_ray.config import SecuritySettings
-from aegis_ray.loop.agent import AgentLoop, StepListener
+from aegis_ray.checks import Verifier, declared_checks
+from aegis_ray.config import CompactionSettings, MCPServerSettings, SecuritySettings
+from aegis_ray.loop.agent import AgentLoop, StepListener, TextListener
+from aegis_ray.loop.conversation import current_message
 from aegis_ray.model_ref import ModelName, ModelRef
 from aegis_ray.providers import EndpointConfig, Gateway
 from aegis_ray.sandbox import SandboxBackend, SandboxLimits
+from aegis_ray.security.detector import detect
 from aegis_ray.security.guard import defended_toolbox
 from aegis_ray.tools import BUILTIN_TOOLS, ApprovalPolicy, Approver, Tool, ToolContext, ToolRegistry
 from aegis_ray.tools.ledger import LEDGER_TOOLS
+from aegis_ray.tools.mcp_client import MountedServers, mount_servers
 from aegis_ray.tools.registry import ToolBox
+from aegis_ray.types import Answer, RunState
 from aegis_ray.verify.execution import execution_verifier
 from aegis_ray.verify.policy import VerificationPolicy, policy_verifier
 
@@ -50,6 +57,8 @@ class SessionSpec(BaseModel):
     verification: VerificationPolicy | None = Field(
         default=None, description="Verify the final answer with this policy (default: the declared checks only).")
     security: SecuritySettings = SecuritySettings()
+    compaction: CompactionSettings = CompactionSettings()
+    mcp_servers: tuple[MCPServerSettings, ...] = Field(default=(), description="MCP servers whose tools it mounts.")
 
     @property
     def models(self) -> tuple[ModelRef, ...]:
@@ -87,21 +96,57 @@ class Session:
         self.gateway = gateway
         self.secrets = tuple(secrets)
         self.tools: tuple[Tool, ...] = (*BUILTIN_TOOLS, *LEDGER_TOOLS, *(load_tool(p) for p in spec.extra_tools))
+        self.mcp: MountedServers | None = None
 
-    def toolbox(self, approver: Approver) -> ToolBox:
+    async def open(self) -> list[str]:
+        """Mount the session's MCP servers (once): one line for each, mounted or left out."""
+        if self.mcp is not None:
+            return []
+        self.mcp = await mount_servers(self.spec.mcp_servers, _injection)
+        return self.mcp.notices
+
+    async def aclose(self) -> None:
+        if self.mcp is not None:
+            await self.mcp.aclose()
+
+    def toolbox(self, approver: Approver | None) -> ToolBox:
         """The session's tools under the security layer (unless switched off): untrusted output
         quarantined, arguments checked against the capability policy and the egress gate, and the
         session's own provider keys scrubbed from anything a tool sends."""
         spec = self.spec
+        mounted = self.mcp or MountedServers()
+        tools = (*self.tools, *mounted.tools)
         if not spec.security.enabled:
-            return ToolRegistry(self.tools, policy=spec.approval, approver=approver)
-        return defended_toolbox(lambda _gate: self.tools, security=spec.security, models=self.gateway,
+            return ToolRegistry(tools, policy=spec.approval, approver=approver)
+        security = spec.security.model_copy(update={"untrusted_tools": [*spec.security.untrusted_tools,
+                                                                        *mounted.untrusted]})
+        return defended_toolbox(lambda _gate: tools, security=security, models=self.gateway,
                                 reader=spec.chain[0], secrets=self.secrets, approval=spec.approval,
                                 approver=approver)
 
-    def loop(self, context: ToolContext, approver: Approver, on_step: StepListener | None = None) -> AgentLoop:
-        """A run's agent loop, ready to `run`."""
+    def loop(self, context: ToolContext, approver: Approver, on_step: StepListener | None = None,
+             on_text: TextListener | None = None) -> AgentLoop:
+        """A run's agent loop, ready to `run` (`on_text`: the model's text as it is written)."""
         policy = self.spec.verification
         verifier = execution_verifier(context, policy_verifier(policy, self.gateway) if policy else declared_checks)
-        return AgentLoop(self.gateway, self.toolbox(approver), context, on_step=on_step, verifier=verifier,
-                         stuck_repeats=self.spec.stuck_repeats)
+        return AgentLoop(self.gateway, self.toolbox(approver), context, on_step=on_step,
+                         verifier=_latest_turn(verifier), stuck_repeats=self.spec.stuck_repeats,
+                         compaction=self.spec.compaction, on_text=on_text)
+
+
+def _injection(tool: Tool) -> str | None:
+    """Why a mounted tool's description is refused: it reads as an injection (fail closed)."""
+    found = detect(tool.description)
+    if not found.flagged:
+        return None
+    rules = ", ".join(sorted({f.rule for f in found.findings})) or "smuggled characters"
+    return f"reads as an injection ({rules})"
+
+
+def _latest_turn(verifier: Verifier) -> Verifier:
+    """`verifier` judging a conversation's latest answer by the steps since the user's latest message."""
+
+    async def check(state: RunState, answer: str) -> Answer:
+        return await verifier(current_message(state), answer)
+
+    return check

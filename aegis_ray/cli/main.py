@@ -18,7 +18,21 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, UsageError
 
-from aegis_ray.cli import cluster, control, factory, mcp, models, orchestrate, redteam, run, runs, serve, sim, verify
+from aegis_ray.cli import (
+    chat,
+    cluster,
+    control,
+    factory,
+    mcp,
+    models,
+    orchestrate,
+    redteam,
+    run,
+    runs,
+    serve,
+    sim,
+    verify,
+)
 from aegis_ray.cli import eval as eval_cli  # `as`: not the builtin
 from aegis_ray.cli.common import print_error, report_usage_error, set_verbose
 
@@ -37,6 +51,7 @@ def _global_options(
 
 # Registration order is the order `aegis --help` lists them in (command groups come last).
 app.command()(run.run)
+app.command()(chat.chat)
 app.command()(runs.runs)
 app.command()(runs.approve)
 app.command()(runs.resume)

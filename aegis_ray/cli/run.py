@@ -5,10 +5,9 @@ run is recorded in the store under the run id it prints; Ctrl-C records it cance
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -23,17 +22,13 @@ from aegis_ray.cli.common import (
 from aegis_ray.cli.control import refuse_if_stopped
 from aegis_ray.cli.interrupt import Cancelled, interruptible
 from aegis_ray.cli.output import finish
-from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint
+from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint, session_spec
 from aegis_ray.cli.verify import AnswerCheck
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError
 from aegis_ray.model_ref import ModelRef
 from aegis_ray.tools.approval import ApprovalPolicy
 from aegis_ray.types import Budget, RunResult, RunSpec, new_id
-
-if TYPE_CHECKING:
-    from aegis_ray.session import SessionSpec
-    from aegis_ray.verify import VerificationPolicy
 
 
 @reports_errors
@@ -53,6 +48,8 @@ def run(
     verify: Annotated[bool, typer.Option("--verify", help="Verify the answer claim by claim (corpus evidence, "
                                                           "cross-model consensus); abstain unless it holds.")] = False,
     corpus: Annotated[Path | None, typer.Option(help="With --verify: .txt/.md files to cite as evidence.")] = None,
+    mcp: Annotated[list[str] | None, typer.Option("--mcp", help='With --code: an MCP server to mount, "CMD ARGS" '
+                                                               "(stdio) or http://HOST:PORT/mcp (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one task on the cluster (RAY_ADDRESS's, else the local one of `aegis up`, else Ray started
@@ -71,6 +68,8 @@ def run(
         if corpus and code:
             raise BadInputError("--corpus applies to a single answer, not to a --code session",
                                 hint="drop --code, or drop --corpus (the session verifies by consensus)")
+        if mcp and not code:
+            raise BadInputError("--mcp mounts tools into a --code session", hint="add --code, or drop --mcp")
         if code:
             _check_sandbox(settings)
         check = AnswerCheck(settings, plan.chain[0], corpus) if verify else None
@@ -90,8 +89,8 @@ def run(
 
             configure = endpoint_configurer(settings, sim_url)
             if code:
-                session = _session_spec(settings, plan.chain, workspace, approve or settings.approval,
-                                        check.policy if check else None)
+                session = session_spec(settings, plan.chain, workspace, approve or settings.approval,
+                                       check.policy if check else None, mcp or ())
                 run_id = new_id("run")
                 result = interrupt.run(drive(settings, session, spec, run_id, configure, quiet=as_json),
                                        f"run {run_id} is stopped, but its session could not say at which step; "
@@ -136,15 +135,3 @@ async def _answer(settings: Settings, spec: RunSpec, chain: tuple[ModelRef, ...]
                                 "it); run the same command again to retry") from None
     finally:
         await store.close()
-
-
-def _session_spec(settings: Settings, chain: tuple[ModelRef, ...], workspace: Path | None,
-                  policy: ApprovalPolicy, verification: VerificationPolicy | None = None) -> SessionSpec:
-    from aegis_ray.session import SessionSpec
-
-    root = (workspace or settings.home / "workspaces" / new_id("ws")).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    live = policy == "ask" and sys.stdin.isatty()
-    return SessionSpec(workspace=str(root), chain=chain, approval=policy, approvals="live" if live else "park",
-                       sandbox_backend=settings.sandbox.backend, sandbox_image=settings.sandbox.image,
-                       limits=settings.sandbox.limits, verification=verification, security=settings.security)

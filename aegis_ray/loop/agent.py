@@ -1,7 +1,9 @@
 """The agent loop: a typed state machine, in one file a reader can hold in their head.
 
     plan      assemble the conversation: system prompt, task, tool specs
-    act       one model turn through the gateway (forced tool use on the first turn if asked)
+    act       one model turn through the gateway (forced tool use on the first turn if asked), sent
+              the context view: long tool outputs cut to a handle (`aegis_ray.memory.compaction`)
+    compact   the context passed its token budget: older turns folded into a note by the model
     observe   run the turn's tool calls, in parallel, through the registry (validation, approvals)
     reflect   stuck? over budget? else act again
     verify    the answer must pass the verifier (`aegis_ray.checks.declared_checks` by default; a
@@ -11,7 +13,8 @@
 Every state appends a `Step` to the run's log and hands it, with the whole `RunState`, to
 `on_step` (live events, durable checkpoints), with what the tools hold (`ToolBox.checkpoint`: the
 quarantine's variables). A run resumes from any committed `RunState`; tool calls carry the effect
-key `run/turn/call`, so a re-executed step never repeats a side effect.
+key `run/turn/call`, so a re-executed step never repeats a side effect. A finished run goes on
+with the user's next message (`aegis_ray.loop.conversation`).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aegis_ray.checks import Verifier, declared_checks
-from aegis_ray.errors import AegisError, ApprovalPendingError
+from aegis_ray.config import CompactionSettings
+from aegis_ray.errors import AegisError, ApprovalPendingError, MalformedResponseError
 from aegis_ray.loop.guards import spend_breach, stuck_reason, turn_breach
 from aegis_ray.loop.states import TERMINAL, LoopState, check_transition
+from aegis_ray.memory.compaction import RECALL_SPEC, RECALL_TOOL, compact, context_view, plan_compaction, recall
 from aegis_ray.providers.gateway import Gateway
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.tools.registry import ToolBox
@@ -37,6 +42,9 @@ from aegis_ray.types import (
     RunState,
     RunStatus,
     Step,
+    StreamEnd,
+    TextDelta,
+    ToolCall,
     ToolResult,
 )
 
@@ -47,12 +55,15 @@ AGENT_SYSTEM_PROMPT = (
 )
 
 StepListener = Callable[[Step, RunState], Awaitable[None]]
+TextListener = Callable[[str], Awaitable[None]]
+"""Hears the model's text as it is written (the loop then streams its calls)."""
 
 
 class AgentLoop:
     def __init__(self, gateway: Gateway, tools: ToolBox, context: ToolContext, *,
                  verifier: Verifier = declared_checks, on_step: StepListener | None = None,
-                 stuck_repeats: int = 3, system_prompt: str = AGENT_SYSTEM_PROMPT) -> None:
+                 stuck_repeats: int = 3, system_prompt: str = AGENT_SYSTEM_PROMPT,
+                 compaction: CompactionSettings | None = None, on_text: TextListener | None = None) -> None:
         self.gateway = gateway
         self.tools = tools
         self.context = context
@@ -60,6 +71,8 @@ class AgentLoop:
         self.on_step = on_step
         self.stuck_repeats = stuck_repeats
         self.system_prompt = system_prompt
+        self.compaction = compaction if compaction is not None and compaction.enabled else None
+        self.on_text = on_text
 
     async def run(self, spec: RunSpec, state: RunState | None = None) -> RunState:
         """Run `spec` to a terminal state (or continue `state` from where it stopped)."""
@@ -109,9 +122,16 @@ class AgentLoop:
         if breach:
             return LoopState.BUDGET_EXCEEDED, breach, {}
         forced = state.spec.require_tool if state.turns == 0 and state.spec.require_tool else "auto"
-        request = ModelRequest(messages=tuple(state.messages), tools=self.tools.specs, tool_choice=forced)
+        messages, tools = tuple(state.messages), self.tools.specs
+        if self.compaction is not None:
+            view = context_view(state.messages, tools, self.compaction)
+            if plan_compaction(state.messages, view, self.compaction) is not None:
+                return LoopState.COMPACT, (f"context of {view.tokens} tokens passes the budget of "
+                                           f"{self.compaction.budget_tokens}: compacting older turns"), {}
+            messages, tools = view.messages, (*tools, RECALL_SPEC) if view.recall else tools
+        request = ModelRequest(messages=messages, tools=tools, tool_choice=forced)
         try:
-            completion = await self.gateway.complete(request)
+            completion = await (self.gateway.complete(request) if self.on_text is None else self._streamed(request))
         except AegisError as error:
             return LoopState.FAILED, f"model call failed: {error}", {}
         self._account(state, completion)
@@ -125,8 +145,42 @@ class AgentLoop:
             return LoopState.OBSERVE, f"model {completion.model} called {names}", {"completion": completion}
         return LoopState.VERIFY, f"model {completion.model} answered", {"completion": completion}
 
-    def _account(self, state: RunState, completion: Completion) -> None:
-        state.turns += 1
+    async def _streamed(self, request: ModelRequest) -> Completion:
+        assert self.on_text is not None
+        async for event in self.gateway.stream(request):
+            if isinstance(event, TextDelta):
+                await self.on_text(event.text)
+            elif isinstance(event, StreamEnd):
+                return event.completion
+        raise MalformedResponseError("the model's stream ended without a completion", model=self.gateway.chain[0].name)
+
+    async def compact_now(self, state: RunState) -> str:
+        """Compact `state`'s conversation now, whatever its size (`/compact` in `aegis chat`), the
+        compaction recorded as a step like any other; what was done, in words."""
+        if self.compaction is None:
+            return "compaction is switched off ([compaction] enabled = false)"
+        self.tools.restore(state.tool_state)
+        _, detail, extra = await self._compact(state, force=True)
+        if extra:
+            await self._record(state, LoopState.COMPACT, detail, **extra)
+        return detail
+
+    async def _compact(self, state: RunState, *, force: bool = False) -> tuple[LoopState, str, dict]:
+        assert self.compaction is not None
+        try:
+            done = await compact(state.messages, self.tools.specs, self.compaction, self.gateway.complete,
+                                 force=force)
+        except AegisError as error:
+            return LoopState.FAILED, f"compaction failed: model call failed: {error}", {}
+        if done is None:
+            return LoopState.ACT, "nothing older to compact", {}
+        for completion in done.completions:
+            self._account(state, completion, turn=False)
+        return LoopState.ACT, (f"compacted {done.summarised} messages into a note: context {done.tokens_before} → "
+                               f"{done.tokens_after} tokens"), {"completion": done.completions[-1]}
+
+    def _account(self, state: RunState, completion: Completion, *, turn: bool = True) -> None:
+        state.turns += turn
         state.usage = state.usage + completion.usage
         state.cost_usd += completion.cost_usd or 0.0
         state.model = completion.model
@@ -136,9 +190,7 @@ class AgentLoop:
         calls = state.messages[-1].tool_calls
         # The key names the model turn, not the step: a re-run of this observe (after a crash or a
         # parked approval) appends steps but observes the same turn, so its calls keep their keys.
-        outcomes = await asyncio.gather(
-            *(self.tools.call(c, self.context, effect_key=f"{state.run_id}/{state.turns}/{c.id}") for c in calls),
-            return_exceptions=True)
+        outcomes = await asyncio.gather(*(self._call(state, c) for c in calls), return_exceptions=True)
         waiting = [o for o in outcomes if isinstance(o, ApprovalPendingError)]
         if waiting:
             return LoopState.AWAITING_APPROVAL, f"parked until someone decides: {waiting[0].message}", {}
@@ -150,6 +202,11 @@ class AgentLoop:
             state.messages.append(Message.tool_result(call, result.content))
         summary = ", ".join(f"{r.name}: {'ok' if r.ok else r.error_type}" for r in results)
         return LoopState.REFLECT, summary, {"tool_results": tuple(results)}
+
+    async def _call(self, state: RunState, call: ToolCall) -> ToolResult:
+        if call.name == RECALL_TOOL and self.compaction is not None:
+            return recall(state.messages, call, self.compaction)  # from the history: what the model saw before
+        return await self.tools.call(call, self.context, effect_key=f"{state.run_id}/{state.turns}/{call.id}")
 
     async def _reflect(self, state: RunState) -> tuple[LoopState, str, dict]:
         stuck = stuck_reason(state, self.stuck_repeats)

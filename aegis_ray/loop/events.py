@@ -1,4 +1,5 @@
-"""Events a running session streams to whoever drives it (CLI, HTTP): steps, approval asks, the end."""
+"""Events a running session streams to whoever drives it (CLI, HTTP): steps, approval asks, the
+model's text as it is written, notices (an MCP server mounted or left out), the end."""
 
 from __future__ import annotations
 
@@ -24,10 +25,24 @@ class ApprovalEvent(Frozen):
     request: ApprovalRequest
 
 
+class TextEvent(Frozen):
+    """A piece of the model's text, as it is written (only when the driver asks for a stream)."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class NoticeEvent(Frozen):
+    """One line for the user about the session itself (an MCP server mounted, or left out and why)."""
+
+    type: Literal["notice"] = "notice"
+    text: str
+
+
 class ResultEvent(Frozen):
     type: Literal["result"] = "result"
     result: RunResult
 
 
-SessionEvent = Annotated[StepEvent | ApprovalEvent | ResultEvent, Field(discriminator="type")]
+SessionEvent = Annotated[StepEvent | ApprovalEvent | TextEvent | NoticeEvent | ResultEvent, Field(discriminator="type")]
 SESSION_EVENT: TypeAdapter[SessionEvent] = TypeAdapter(SessionEvent)

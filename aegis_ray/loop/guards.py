@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from aegis_ray.loop.conversation import message_turns
 from aegis_ray.types import Budget, RunState
 
 
 def turn_breach(budget: Budget, state: RunState) -> str | None:
-    """Why another model turn may not start (steps, wall clock), or None."""
-    if state.turns >= budget.max_steps:
-        return f"step budget spent: {state.turns} of {budget.max_steps} model turns"
+    """Why another model turn may not start (steps, wall clock: per user message in a conversation), or None."""
+    turns = message_turns(state)
+    if turns >= budget.max_steps:
+        return f"step budget spent: {turns} of {budget.max_steps} model turns"
     if state.elapsed_s >= budget.max_wall_s:
         return f"wall-clock budget spent: {state.elapsed_s:.1f} s of {budget.max_wall_s} s"
     return None

@@ -3,6 +3,7 @@
     plan → act → observe → reflect → act ...      (the model calls tools)
                 act → verify → stop | abstained    (the model answers)
     plan/act → budget_exceeded;  reflect → stuck;  observe ⇄ awaiting_approval;  any → failed
+    act → compact → act                            (the context passed its token budget)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aegis_ray.types import RunStatus
 class LoopState(StrEnum):
     PLAN = "plan"
     ACT = "act"
+    COMPACT = "compact"
     OBSERVE = "observe"
     REFLECT = "reflect"
     VERIFY = "verify"
@@ -29,7 +31,8 @@ class LoopState(StrEnum):
 S = LoopState
 TRANSITIONS: dict[LoopState, frozenset[LoopState]] = {
     S.PLAN: frozenset({S.ACT, S.FAILED, S.BUDGET_EXCEEDED}),
-    S.ACT: frozenset({S.OBSERVE, S.VERIFY, S.FAILED, S.BUDGET_EXCEEDED}),
+    S.ACT: frozenset({S.OBSERVE, S.VERIFY, S.COMPACT, S.FAILED, S.BUDGET_EXCEEDED}),
+    S.COMPACT: frozenset({S.ACT, S.FAILED}),
     S.OBSERVE: frozenset({S.REFLECT, S.AWAITING_APPROVAL, S.FAILED}),
     S.AWAITING_APPROVAL: frozenset({S.OBSERVE, S.FAILED}),
     S.REFLECT: frozenset({S.ACT, S.STUCK, S.FAILED}),

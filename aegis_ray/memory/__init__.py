@@ -1,1 +1,2 @@
-"""Context and memory: corpora, hybrid retrieval (BM25 + embeddings + reciprocal rank fusion)."""
+"""Context and memory: corpora, hybrid retrieval (BM25 + embeddings + reciprocal rank fusion), and
+a session's context compaction (`compaction`)."""
