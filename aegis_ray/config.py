@@ -150,6 +150,34 @@ class MCPSettings(Policy):
     servers: list[MCPServerSettings] = Field(default_factory=list)
 
 
+class SpendLimits(Policy):
+    """Most that may be spent on model calls per UTC day and per UTC month (None: no limit)."""
+
+    usd_per_day: float | None = Field(default=None, ge=0)
+    usd_per_month: float | None = Field(default=None, ge=0)
+    tokens_per_day: int | None = Field(default=None, ge=0)
+    tokens_per_month: int | None = Field(default=None, ge=0)
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.usd_per_day, self.usd_per_month, self.tokens_per_day,
+                                           self.tokens_per_month))
+
+
+class BudgetSettings(Policy):
+    """The cost governor (`aegis_ray.control.budget`): limits checked in the store before every
+    model call, so they hold across processes and nodes."""
+
+    all: SpendLimits = Field(default_factory=SpendLimits, description="Everything, every tenant together.")
+    tenants: dict[str, SpendLimits] = Field(default_factory=dict, description="Per tenant, by name.")
+    each_tenant: SpendLimits = Field(default_factory=SpendLimits, description="A tenant not named in `tenants`.")
+    hold_s: float = Field(default=600.0, gt=0, description=(
+        "How long a call's reservation holds if its process dies before settling it."))
+
+    def for_tenant(self, tenant: str | None) -> SpendLimits:
+        return self.tenants.get(tenant, self.each_tenant) if tenant else SpendLimits()
+
+
 class ServeSettings(Policy):
     num_replicas: int | Literal["auto"] = 1
     max_ongoing_requests: int = Field(default=256, gt=0)
@@ -162,10 +190,12 @@ class ProviderCredentials(Policy):
 
 
 class Price(Policy):
-    """USD per million tokens."""
+    """USD per million tokens, online and through the provider's batch API."""
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    batch_input_per_mtok: float | None = Field(default=None, ge=0, description="None: half of input_per_mtok.")
+    batch_output_per_mtok: float | None = Field(default=None, ge=0, description="None: half of output_per_mtok.")
 
 
 class VerificationSettings(Policy):
@@ -208,6 +238,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     compaction: CompactionSettings = CompactionSettings()
     mcp: MCPSettings = MCPSettings()
+    budgets: BudgetSettings = BudgetSettings()
     serve: ServeSettings = ServeSettings()
     api_key: SecretStr | None = Field(default=None, description="Require Authorization: Bearer on /api and /v1.")
     api_keys_file: Path | None = Field(default=None, description='JSON {"tenant": "key"} for several tenants.')

@@ -245,6 +245,8 @@ class RunSpec(Frozen):
     checks: tuple[Check, ...] = ()
     require_tool: str | None = Field(default=None, description="Force a call to this tool on the first turn.")
     attachments: tuple[Attachment, ...] = Field(default=(), max_length=20)
+    tenant: str | None = Field(default=None, description=(
+        "Whose run: set by the entry point from the caller's API key, never taken from the caller."))
 
 
 class Step(Frozen):

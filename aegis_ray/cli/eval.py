@@ -5,6 +5,10 @@ regression gate.
 (sample, epoch) is a durable factory job drained by `FactoryWorker` actors (the same jobs
 `aegis factory` runs, under content-addressed ids: the same command again, or after a crash,
 redoes nothing finished); a solver's or a judge's further calls fan out over the `VerifierPool`.
+With `--batch` the samples not finished yet go first through the first model's provider batch API
+(OpenAI Batch, Anthropic Message Batches, Gemini batch mode) at the batch price; the driver waits
+for the batches (a driver that dies meanwhile collects them on the next run, never submitting them
+again), and what a batch did not answer runs online as above.
 Progress is one line on stderr; the report goes to stdout and the log to `--log-dir`. Exit codes:
 0 when every sample ran without error, 1 otherwise (errored samples, or `--max-usd` spent first),
 2 bad input, 130 after Ctrl-C (the workers hand their samples back; the same command finishes).
@@ -37,6 +41,7 @@ from aegis_ray.cli.output import print_table
 from aegis_ray.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from aegis_ray.evals.batch import BatchOptions
     from aegis_ray.evals.compare import ComparisonReport
     from aegis_ray.evals.log import EvalLog
     from aegis_ray.evals.results import MetricValue
@@ -68,10 +73,15 @@ def run(
     workers: Annotated[int, typer.Option(min=1, max=256, help="FactoryWorker actors.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, max=4096, help="Samples in flight per worker.")] = 16,
     lease: Annotated[float, typer.Option(min=1, help="Seconds a claimed sample is leased.")] = 30.0,
+    batch: Annotated[bool, typer.Option("--batch", help="Answer through the first model's provider batch API "
+                                                        "(half price; within the provider's window) first.")] = False,
+    batch_poll: Annotated[float, typer.Option(min=0.01, help="With --batch: seconds between batch status "
+                                                             "checks.")] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print a summary as JSON (the log's path, metrics).")] = False,
 ) -> None:
     """Run an eval: every (sample, epoch) a durable job on the cluster, then scores, metrics and a log.
     The same command again finishes an interrupted eval without redoing finished samples."""
+    from aegis_ray.evals.batch import BatchOptions, check_batch_plan
     from aegis_ray.evals.run import EvalOptions, plan_eval
     from aegis_ray.evals.task import resolve_task
     from aegis_ray.factory import WorkerOptions
@@ -83,6 +93,9 @@ def run(
         options = EvalOptions(epochs=epochs, limit=limit, shuffle=shuffle, seed=seed, max_usd=max_usd,
                               window=workers * concurrency)
         plan = plan_eval(resolve_task(task, tuple(scorer or ())), chain, settings, options)
+        batching = BatchOptions(poll_s=batch_poll) if batch else None
+        if batching is not None:
+            check_batch_plan(plan)
         check_simulated_models(settings, plan.models)  # before Ray starts
         needs_simulator = any(m.simulated for m in plan.models) and not settings.sim_url
         join_cluster(settings, preload=("aegis_ray.sim",) if needs_simulator else ())
@@ -92,7 +105,7 @@ def run(
             work = WorkerOptions(concurrency=concurrency, lease_s=lease)
             try:
                 results = interrupt.run(_on_cluster(plan, settings, sim_url, workers, work,
-                                                    log_dir or settings.evals_dir, progress), KEPT)
+                                                    log_dir or settings.evals_dir, progress, batching), KEPT)
             finally:
                 progress.close()
     log = results.log
@@ -100,7 +113,8 @@ def run(
     if as_json:
         out.print_json(json.dumps({"log": str(results.path), "eval_id": log.eval_id, "status": log.status,
                                    "stopped": log.stopped, "results": len(log.results), "errors": errors,
-                                   "metrics": {k: v.model_dump(mode="json") for k, v in log.metrics.items()}}))
+                                   "metrics": {k: v.model_dump(mode="json") for k, v in log.metrics.items()},
+                                   "batch": log.batch.model_dump(mode="json") if log.batch else None}))
     else:
         print_report(log)
         out.print(f"log {results.path}", markup=False, soft_wrap=True)
@@ -117,19 +131,23 @@ _STOP_WAIT_S = 10.0  # a stopped worker commits what it has and hands back its j
 
 
 async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, workers: int, work: WorkerOptions,
-                      log_dir: Path, progress: _ProgressLine) -> EvalResults:
-    """The eval's jobs drained by FactoryWorker actors, later calls made over a VerifierPool. Ctrl-C
+                      log_dir: Path, progress: _ProgressLine, batching: BatchOptions | None = None) -> EvalResults:
+    """The eval's jobs drained by FactoryWorker actors, later calls made over a VerifierPool; with
+    `batching`, answered through the first model's batch API first, from this process. Ctrl-C
     stops the workers (they hand back the jobs they hold) and then ends them."""
     import ray
 
     from actors.factory_worker import FactoryWorker
     from actors.verifier_actor import VerifierPool
+    from aegis_ray.evals.batch import BatchStage
     from aegis_ray.evals.run import execute
+    from aegis_ray.providers.batch import batch_client
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.store import open_store
 
     configure = endpoint_configurer(settings, sim_url)
     endpoints = {m.name: configure(m) for m in plan.models}
+    stage = BatchStage(batch_client(endpoints[plan.spec.models[0].name]), batching) if batching else None
     fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
     pool = VerifierPool(endpoints, settings.verification.pool_size) if plan.calls_models_after else None
 
@@ -138,7 +156,7 @@ async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, w
 
     store = await open_store(settings.database_dsn, settings.home)
     try:
-        return await execute(plan, store, drain, models=pool, log_dir=log_dir, on_progress=progress)
+        return await execute(plan, store, drain, models=pool, log_dir=log_dir, on_progress=progress, batch=stage)
     except asyncio.CancelledError:
         stops = [worker.stop.remote() for worker in fleet]
         await asyncio.wait([asyncio.ensure_future(asyncio.gather(*stops, return_exceptions=True))],
@@ -148,6 +166,8 @@ async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, w
         raise
     finally:
         await store.close()
+        if stage is not None:
+            await stage.client.aclose()
 
 
 class _ProgressLine:
@@ -210,6 +230,7 @@ def print_report(log: EvalLog, *, samples: bool = False) -> None:
         f"epoch{'s' if spec.epochs > 1 else ''} · dataset {spec.dataset.name} (sha256 {spec.dataset.hash[:12]})",
         f"{len(results)} results, {errors} errored · aegis {log.aegis_version}{git}",
         *([f"stopped: {log.stopped}"] if log.stopped else []),
+        *([_batch_line(log)] if log.batch else []),
     ]:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
     out.print()
@@ -222,6 +243,15 @@ def print_report(log: EvalLog, *, samples: bool = False) -> None:
                     [[r.sample_id, str(r.epoch), *(_score(r.scores.get(s)) for s in scorers), f"${r.cost_usd:.6f}",
                       f"error: {r.error.message}" if r.error else (r.output or "")] for r in results],
                     squeeze=3 + len(scorers))
+
+
+def _batch_line(log: EvalLog) -> str:
+    """`batch: openai batch API, 20 answered at $0.075/$0.3 per Mtok (batch price), 0 failed → online · batch_…`."""
+    use = log.batch
+    assert use is not None
+    price = f"${use.price.input_per_mtok:g}/${use.price.output_per_mtok:g} per Mtok" if use.price else "unknown price"
+    return (f"batch: {use.provider} batch API, {use.answered} answered at {price} (batch price), {use.failed} failed "
+            f"→ online · {', '.join(use.batch_ids) or 'no batch'}")
 
 
 def _value(metric: MetricValue) -> str:

@@ -23,6 +23,7 @@ from aegis_ray.cli import (
     cluster,
     control,
     factory,
+    keys,
     mcp,
     models,
     orchestrate,
@@ -56,6 +57,7 @@ app.command()(runs.runs)
 app.command()(runs.approve)
 app.command()(runs.resume)
 app.command()(control.stop)
+app.command()(control.audit)
 app.command()(factory.factory)
 app.command()(factory.worker)
 app.command()(factory.queue)
@@ -74,6 +76,7 @@ app.add_typer(sim_app, name="sim")
 mcp_app.command("serve")(mcp.serve)
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from aegis_ray.cli.common import err, join_cluster, out, reports_errors, simulated_notice, simulator, store_call
+from aegis_ray.cli.control import cli_actor
 from aegis_ray.cli.interrupt import interruptible
 from aegis_ray.cli.output import finish, print_table
 from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint
@@ -85,7 +86,12 @@ def _continue(run_id: str, approved: bool | None, as_json: bool) -> None:
         if record.status not in RESUMABLE:
             raise BadInputError(f"run {run_id} is {record.status.value}: there is nothing to resume",
                                 hint="resume a cancelled, running or parked run (`aegis runs` lists them)")
-        return record, 0 if approved is None else await store.decide_approval(run_id, approved=approved)
+        if approved is None:
+            return record, 0
+        decided = await store.decide_approval(run_id, approved=approved)
+        await store.audit(cli_actor(), "approval.decide", {"run_id": run_id, "approved": approved,
+                                                           "requests": decided}, tenant=record.tenant)
+        return record, decided
 
     with interruptible() as interrupt:
         record, decided = store_call(settings, load)

@@ -45,8 +45,11 @@ async def read_switch(store: Store) -> SwitchState:
     return SwitchState(value) if value in tuple(SwitchState) else SwitchState.RUNNING
 
 
-async def set_switch(store: Store, state: SwitchState) -> SwitchState:
+async def set_switch(store: Store, state: SwitchState, actor: str = "system", tenant: str | None = None) -> SwitchState:
+    """Flip the switch, and record who did in the audit log."""
     await store.set_flag(FLAG, state.value)
+    await store.audit(actor, "kill_switch.stop" if state is SwitchState.STOPPED else "kill_switch.resume",
+                      tenant=tenant)
     return state
 
 

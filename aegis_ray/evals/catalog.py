@@ -43,9 +43,9 @@ class EvalSummary(Frozen):
                    metrics={key: m.value for key, m in log.metrics.items()}, file=file)
 
 
-def list_logs(directory: Path, limit: int = 50) -> list[EvalSummary]:
-    """The newest `limit` readable logs of `directory` (none if it does not exist); a file that is
-    not an eval log is skipped, not an error."""
+def list_logs(directory: Path, limit: int = 50, tenant: str | None = None) -> list[EvalSummary]:
+    """The newest `limit` readable logs of `directory` (none if it does not exist), with `tenant`
+    only that tenant's; a file that is not an eval log is skipped, not an error."""
     if not directory.is_dir():
         return []
     files = sorted((p for p in directory.glob("*.json") if p.is_file()), key=lambda p: p.stat().st_mtime,
@@ -55,18 +55,21 @@ def list_logs(directory: Path, limit: int = 50) -> list[EvalSummary]:
         if len(summaries) >= limit:
             break
         try:
-            summaries.append(EvalSummary.of(read_log(path), path.name))
+            log = read_log(path)
         except EvalLogError:
             continue
+        if tenant is None or log.spec.tenant == tenant:
+            summaries.append(EvalSummary.of(log, path.name))
     return summaries
 
 
-def find_log(directory: Path, eval_id: str) -> EvalLog:
-    """The log of `eval_id` in `directory`; a malformed id is bad input, an unknown one not found."""
+def find_log(directory: Path, eval_id: str, tenant: str | None = None) -> EvalLog:
+    """The log of `eval_id` in `directory` (with `tenant`, only if it is that tenant's: another's is
+    not found, so ids do not leak); a malformed id is bad input, an unknown one not found."""
     if not EVAL_ID.fullmatch(eval_id):
         raise BadInputError(f"{eval_id!r} is not an eval id", hint="eval ids look like eval_0123456789abcdef")
     for path in directory.glob(f"*{eval_id}.json") if directory.is_dir() else ():
         log = read_log(path)
-        if log.eval_id == eval_id:
+        if log.eval_id == eval_id and (tenant is None or log.spec.tenant == tenant):
             return log
     raise NotFoundError(f"no eval log {eval_id} in {directory}", hint="GET /api/evals lists them")

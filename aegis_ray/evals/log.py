@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError
 from aegis_ray.evals.dataset import Dataset, FieldSpec
 from aegis_ray.evals.errors import EvalLogError
 from aegis_ray.evals.metrics import MetricSpec
-from aegis_ray.evals.results import MetricValue, SampleResult
+from aegis_ray.evals.results import BatchUse, MetricValue, SampleResult
 from aegis_ray.evals.scorers import ScorerSpec
 from aegis_ray.evals.task import SolverSpec
 from aegis_ray.model_ref import ModelName
@@ -58,6 +58,7 @@ class EvalSpec(Frozen):
     seed: int | None = None
     system_prompt: str | None = None
     max_usd: float | None = Field(default=None, description="The eval's budget: no new sample once spent.")
+    tenant: str | None = Field(default=None, description="Whose eval (None: the operator's, seen by admins only).")
 
 
 class Timings(Frozen):
@@ -78,6 +79,7 @@ class EvalLog(Frozen):
     metrics: dict[str, MetricValue] = Field(default_factory=dict, description="By `MetricValue.key`.")
     timings: Timings
     stopped: str | None = Field(default=None, description="Why samples were left unrun (the budget), if any were.")
+    batch: BatchUse | None = Field(default=None, description="Answers sent through a provider's batch API (--batch).")
     aegis_version: str = Field(default_factory=lambda: aegis_version())
     git_revision: str | None = None
     git_dirty: bool | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from aegis_ray.config import Price
 from aegis_ray.evals.dataset import Target
 from aegis_ray.evals.scorers import Score
 from aegis_ray.model_ref import ModelName
@@ -38,7 +39,19 @@ class SampleResult(Frozen):
     abstained: bool = Field(default=False, description="The solver abstained (its output is empty).")
     job_id: str | None = Field(default=None, description="The factory job that answered it.")
     attempts: int | None = Field(default=None, ge=0, description="Attempts that job took (1: answered once).")
+    batch_id: str | None = Field(default=None, description="The provider batch that answered it (`--batch`).")
     error: SampleError | None = None
+
+
+class BatchUse(Frozen):
+    """How an eval used a provider's batch API (`aegis eval run --batch`)."""
+
+    provider: str
+    model: ModelName = Field(description="The model the batches went to: the chain's first.")
+    batch_ids: tuple[str, ...] = Field(default=(), description="The provider's ids of the eval's batches.")
+    answered: int = Field(default=0, ge=0, description="Results answered by a batch, at the batch price.")
+    failed: int = Field(default=0, ge=0, description="Requests that failed inside a batch (answered online).")
+    price: Price | None = Field(default=None, description="The batch price charged, USD per million tokens.")
 
 
 class MetricValue(Frozen):

@@ -8,7 +8,9 @@ drained by `workers` (the factory's `drain` in this process, or `FactoryWorker` 
 cluster); as jobs finish, each is finished by the solver and scored here. A solver's or a
 model-graded scorer's own model calls are kept in the store's effect ledger, so those are not
 redone either. With `max_usd` the jobs are enqueued a window at a time and no new one is enqueued
-once the eval's spend (earlier runs' included) reaches the budget; the log then says so.
+once the eval's spend (earlier runs' included) reaches the budget; the log then says so. With a
+`BatchStage` (`--batch`) the jobs not finished yet are first answered through the provider's batch
+API at the batch price (`aegis_ray.evals.batch`), and only what a batch did not answer goes online.
 
 `run_eval` is the Python API: it plans, answers in this process (simulated models in-process too),
 and returns `EvalResults` (`.metrics`, `.to_pandas()`).
@@ -34,6 +36,7 @@ from pydantic import Field
 
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError
+from aegis_ray.evals.batch import Batched, BatchOptions, BatchStage, answer_in_batches, check_batch_plan
 from aegis_ray.evals.dataset import Dataset, Sample
 from aegis_ray.evals.log import DatasetRef, EvalLog, EvalSpec, Timings, new_log, write_log
 from aegis_ray.evals.metrics import compute_metrics
@@ -164,6 +167,7 @@ class Progress(Frozen):
     errors: int = 0
     spent_usd: float = 0.0
     elapsed_s: float = 0.0
+    note: str | None = Field(default=None, description="What it waits for, if anything (a provider batch).")
 
     @property
     def rate(self) -> float | None:
@@ -185,6 +189,8 @@ class Progress(Frozen):
         parts.append(f"${self.spent_usd:.6f}")
         if self.errors:
             parts.append(f"{self.errors} errors")
+        if self.note:
+            parts.append(self.note)
         return " · ".join(parts)
 
 
@@ -220,12 +226,14 @@ class EvalResults(Frozen):
 
 
 async def execute(plan: EvalPlan, store: Store, workers: Workers, *, models: Models | None = None,
-                  log_dir: str | Path | None = None,
-                  on_progress: Callable[[Progress], None] | None = None) -> EvalResults:
+                  log_dir: str | Path | None = None, on_progress: Callable[[Progress], None] | None = None,
+                  batch: BatchStage | None = None) -> EvalResults:
     """Run `plan` over the store's factory queue (see the module docstring); write the log to
-    `log_dir` if given. `models`: for a solver's or a scorer's model calls after the job."""
+    `log_dir` if given. `models`: for a solver's or a scorer's model calls after the job; `batch`:
+    answer what it can through a provider's batch API first."""
     started, clock = utcnow(), time.monotonic()
     options, by_id = plan.options, {j.job_id: j for j in plan.jobs}
+    batched = await _batches(plan, store, batch, clock, on_progress) if batch is not None else None
     settler = Settler(plan, store, models)
     known = await store.jobs_by_id(list(by_id))
     outstanding = {i for i, job in known.items() if job.status in ("queued", "running")}
@@ -274,7 +282,21 @@ async def execute(plan: EvalPlan, store: Store, workers: Workers, *, models: Mod
         await _stop(draining, graceful=completed)
         await settler.close()
     report()
-    return _finish(plan, settler.ordered(), started, stopped, log_dir)
+    return _finish(plan, settler.ordered(), started, stopped, log_dir, batched)
+
+
+async def _batches(plan: EvalPlan, store: Store, stage: BatchStage, clock: float,
+                   on_progress: Callable[[Progress], None] | None) -> Batched:
+    """The batch path (`aegis_ray.evals.batch`), its waits reported as progress."""
+    finished = sum(j.status in ("done", "failed") for j in (await store.jobs_by_id([j.job_id for j in plan.jobs]))
+                   .values())
+
+    def waiting(note: str) -> None:
+        if on_progress is not None:
+            on_progress(Progress(task=plan.task.name, done=finished, total=len(plan.jobs), before=finished,
+                                 elapsed_s=time.monotonic() - clock, note=note))
+
+    return await answer_in_batches(plan, store, stage, waiting)
 
 
 async def _stop(draining: asyncio.Future[object] | None, *, graceful: bool) -> None:
@@ -294,10 +316,13 @@ async def _stop(draining: asyncio.Future[object] | None, *, graceful: bool) -> N
 
 
 def _finish(plan: EvalPlan, results: list[SampleResult], started: datetime, stopped: str | None,
-            log_dir: str | Path | None) -> EvalResults:
+            log_dir: str | Path | None, batched: Batched | None = None) -> EvalResults:
+    if batched is not None:
+        results = [r.model_copy(update={"batch_id": batched.by_job.get(r.job_id or "")}) for r in results]
     metrics = compute_metrics(results, [s.name for s in plan.task.scorers], plan.spec.metrics)
     log = new_log(plan.spec, results, metrics, Timings(started_at=started, finished_at=utcnow()),
-                  status="cancelled" if stopped else "success", stopped=stopped)
+                  status="cancelled" if stopped else "success", stopped=stopped,
+                  batch=batched.use if batched is not None else None)
     path = None
     if log_dir is not None:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", plan.task.name)
@@ -332,12 +357,14 @@ async def run_eval(task: TaskSpec | str | Path, *, model: ModelLike | None = Non
                    max_usd: float | None = None, log_dir: str | Path | None = None, concurrency: int = 16,
                    store: Store | None = None, answer: Callable[[RunSpec], Awaitable[RunResult]] | None = None,
                    models: Models | None = None, settings: Settings | None = None,
-                   on_progress: Callable[[Progress], None] | None = None) -> EvalResults:
+                   on_progress: Callable[[Progress], None] | None = None,
+                   batch: BatchOptions | None = None) -> EvalResults:
     """Run an eval in this process: `task` a `TaskSpec`, a task file, a directory with `task.toml`
     or a dataset file. The model chain is `model` and `fallbacks`, else the configured one, else the
     simulator. Jobs go through `store` (default: the configured one) and are answered by `answer`
     (default: a gateway in this process); `models` make the calls after the answer (default: the
-    same gateway)."""
+    same gateway). With `batch`, the answers go through the first model's batch API first (a
+    simulated model needs AEGIS_SIM_URL then: batches need the simulator's server)."""
     from aegis_ray.factory import WorkerOptions, drain
     from aegis_ray.providers.gateway import Gateway
     from aegis_ray.runner import answer_task, plan_models
@@ -347,7 +374,17 @@ async def run_eval(task: TaskSpec | str | Path, *, model: ModelLike | None = Non
     chain = plan_models(settings, model, fallbacks).chain
     plan = plan_eval(task, chain, settings, EvalOptions(epochs=epochs, limit=limit, shuffle=shuffle, seed=seed,
                                                         max_usd=max_usd, window=max(concurrency, 1)))
+    if batch is not None:
+        check_batch_plan(plan)
     async with contextlib.AsyncExitStack() as stack:
+        stage = None
+        if batch is not None:
+            from aegis_ray.providers import resolve_endpoint
+            from aegis_ray.providers.batch import batch_client
+
+            client = batch_client(resolve_endpoint(settings, chain[0], settings.sim_url))
+            stack.push_async_callback(client.aclose)
+            stage = BatchStage(client, batch)
         if store is None:
             store = await open_store(settings.database_dsn, settings.home)
             stack.push_async_callback(store.close)
@@ -361,5 +398,5 @@ async def run_eval(task: TaskSpec | str | Path, *, model: ModelLike | None = Non
             answer = answer or answer_here
         queue, answering, work = store, answer, WorkerOptions(concurrency=concurrency)
         return await execute(plan, queue, lambda: drain(queue, answering, f"eval:{os.getpid()}", work),
-                             models=models, log_dir=log_dir, on_progress=on_progress)
+                             models=models, log_dir=log_dir, on_progress=on_progress, batch=stage)
 

@@ -10,7 +10,7 @@ gets a GenAI span. Endpoints come from a resolver, so the same gateway runs over
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from aegis_ray.errors import (
     AegisError,
@@ -35,6 +35,14 @@ class Endpoint(Protocol):
 EndpointResolver = Callable[[ModelRef], Endpoint]
 
 
+class Gate(Protocol):
+    """Checks a call before it is sent and accounts for it after (the cost governor:
+    `aegis_ray.control.budget.SpendGate`); `reserve` raises to refuse the call."""
+
+    async def reserve(self, ref: ModelRef, request: ModelRequest) -> Any: ...
+    async def settle(self, hold: Any, completion: Completion | None) -> None: ...
+
+
 def _hands_over(error: ProviderError) -> bool:
     return not isinstance(error, ProviderRequestError | MalformedToolArgumentsError)
 
@@ -44,11 +52,16 @@ def _give_up(errors: dict[str, AegisError]) -> AegisError:
 
 
 class Gateway:
-    def __init__(self, resolve: EndpointResolver, chain: Sequence[ModelRef | str]) -> None:
+    def __init__(self, resolve: EndpointResolver, chain: Sequence[ModelRef | str], gate: Gate | None = None) -> None:
         if not chain:
             raise BadInputError("the gateway needs at least one model", hint="pass --model or set AEGIS_MODEL")
         self._resolve = resolve
         self.chain: tuple[ModelRef, ...] = tuple(map(as_model_ref, chain))
+        self.gate = gate
+
+    def gated(self, gate: Gate | None) -> Gateway:
+        """The same gateway with every call checked by `gate` (a budget)."""
+        return Gateway(self._resolve, self.chain, gate)
 
     def _models(self, models: Sequence[ModelRef | str] | None) -> tuple[ModelRef, ...]:
         """The models to try: `models` (validated up front) or the chain."""
@@ -58,6 +71,8 @@ class Gateway:
         errors: dict[str, AegisError] = {}
         for ref in self._models(models):
             with model_call_span(ref.name, ref.otel_provider, request) as span:
+                hold = await self.gate.reserve(ref, request) if self.gate else None
+                completion = None
                 try:
                     completion = await self._resolve(ref).complete(request)
                 except ProviderError as error:
@@ -66,6 +81,9 @@ class Gateway:
                         raise
                     errors[ref.name] = error
                     continue
+                finally:
+                    if self.gate:
+                        await self.gate.settle(hold, completion)
                 record_completion(span, completion)
                 return completion
         raise _give_up(errors)
@@ -77,9 +95,12 @@ class Gateway:
         for ref in self._models(models):
             delivered = False
             with model_call_span(ref.name, ref.otel_provider, request) as span:
+                hold = await self.gate.reserve(ref, request) if self.gate else None
+                completion = None
                 try:
                     async for event in self._resolve(ref).stream(request):
                         if isinstance(event, StreamEnd):
+                            completion = event.completion
                             record_completion(span, event.completion)
                         delivered = True
                         yield event
@@ -89,6 +110,9 @@ class Gateway:
                     if delivered or not _hands_over(error):
                         raise
                     errors[ref.name] = error
+                finally:
+                    if self.gate:
+                        await self.gate.settle(hold, completion)
         raise _give_up(errors)
 
 

@@ -123,9 +123,18 @@ def default_models() -> dict[str, ModelProfile]:
     }
 
 
+class BatchProfile(SimModel):
+    """How the simulated batch APIs (OpenAI Batch, Anthropic Message Batches, Gemini batch mode) behave."""
+
+    completion_delay_s: float = Field(default=0.0, ge=0, description="A batch ends this long after it is created.")
+    failure_rate: float = Field(default=0.0, ge=0, le=1, description=(
+        "Share of a batch's requests that fail alone (a 500 in that request's result), drawn per request."))
+
+
 class SimConfig(SimModel):
     models: dict[str, ModelProfile] = Field(default_factory=default_models)
     seed: int = 0
+    batch: BatchProfile = Field(default_factory=BatchProfile)
     api_keys: list[str] | None = Field(
         default=None, description="If set, requests must carry one of these keys (else HTTP 401)."
     )

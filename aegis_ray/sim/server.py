@@ -8,6 +8,8 @@ simulated (header `x-aegis-simulated: true`, system fingerprint `aegis-sim`). Ro
     POST /v1/messages                              Anthropic messages
     POST /v1beta/models/{model}:generateContent    Gemini (and :streamGenerateContent?alt=sse)
     GET  /v1/models                                model patterns served
+    batch APIs (`aegis_ray.sim.batch`): /v1/files, /v1/batches (OpenAI), /v1/messages/batches
+    (Anthropic), /v1beta/models/{model}:batchGenerateContent and /v1beta/batches (Gemini)
     POST /_sim/faults   GET /_sim/log   POST /_sim/reset   GET /_sim/health   (test control)
 
 What the models say, and the faults they fail with, is `aegis_ray.sim.world`'s (shared with the
@@ -37,6 +39,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from aegis_ray import sse
+from aegis_ray.sim.batch.book import BatchBook
 from aegis_ray.sim.models import Fault, FaultKind, SimConfig
 from aegis_ray.sim.wire.anthropic import AnthropicCodec
 from aegis_ray.sim.wire.base import SimRequest, WireCodec
@@ -81,6 +84,16 @@ class SimState(SimWorld):
     def __init__(self, config: SimConfig) -> None:
         super().__init__(config)
         self.log: deque[RequestRecord] = deque(maxlen=_LOG_LIMIT)
+        self.batches = BatchBook(self.config)
+
+    def record(self, model: str, protocol: str, status: int, fault: Fault | None) -> None:
+        """Log a request that was not streamed (a batch's requests, one by one)."""
+        self.log.append(RequestRecord(model, protocol, False, status, fault.kind.value if fault else None,
+                                      time.monotonic()))
+
+    def allows(self, http: Request) -> bool:
+        """Whether the request carries an accepted API key (any, when the config lists none)."""
+        return self.config.api_keys is None or _api_key(http) in self.config.api_keys
 
     def place(self, order: FaultOrder) -> None:
         """Queue the faults of a validated `FaultOrder` (`POST /_sim/faults`, `SimServer.inject`)."""
@@ -89,6 +102,7 @@ class SimState(SimWorld):
     def reset(self) -> None:
         super().reset()
         self.log.clear()
+        self.batches.reset()
 
 
 async def _frames(frames: list[str], cut_after: int | None) -> AsyncIterator[str]:
@@ -168,6 +182,8 @@ def _gemini_model(http: Request) -> tuple[str | None, bool]:
 
 
 def build_app(state: SimState) -> Starlette:
+    from aegis_ray.sim.batch.routes import batch_routes
+
     gemini = _handler(state, GeminiCodec(), "gemini", _gemini_model)
 
     async def models(_: Request) -> Response:
@@ -193,6 +209,7 @@ def build_app(state: SimState) -> Starlette:
         return JSONResponse({"ok": True, "simulated": True}, headers=SIMULATED_HEADER)
 
     return Starlette(routes=[
+        *batch_routes(state),  # first: Gemini's `{model}:batchGenerateContent` is under the generic model route
         Route("/v1/chat/completions", _handler(state, OpenAIChatCodec(), "openai-chat", _no_model),
               methods=["POST"]),
         Route("/v1/responses", _handler(state, OpenAIResponsesCodec(), "openai-responses", _no_model),

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from aegis_ray.errors import EffectOutcomeUnknownError, FencedOutError
+from aegis_ray.store.audit import AuditEntry, AuditReport
 from aegis_ray.store.base import Store
+from aegis_ray.store.batches import BatchRecord
 from aegis_ray.store.effects import EffectWriter
 from aegis_ray.store.jobs import Job, JobOutcome
-from aegis_ray.store.runs import RunRecord
+from aegis_ray.store.keys import ApiKey, NewApiKey
+from aegis_ray.store.runs import CheckpointTag, RunRecord
 
 
 async def open_store(database_url: str | None, home: Path) -> Store:
@@ -30,5 +33,7 @@ async def open_store(database_url: str | None, home: Path) -> Store:
     return store
 
 
-__all__ = ["EffectOutcomeUnknownError", "EffectWriter", "FencedOutError", "Job", "JobOutcome", "RunRecord", "Store",
-           "open_store"]
+__all__ = [
+    "ApiKey", "AuditEntry", "AuditReport", "BatchRecord", "CheckpointTag", "EffectOutcomeUnknownError",
+    "EffectWriter", "FencedOutError", "Job", "JobOutcome", "NewApiKey", "RunRecord", "Store", "open_store",
+]

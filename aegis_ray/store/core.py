@@ -35,6 +35,8 @@ class StoreCore(ABC):
 
     serial_pk = "INTEGER PRIMARY KEY AUTOINCREMENT"
     lock_suffix = ""  # Postgres: " FOR UPDATE SKIP LOCKED"
+    wait_lock_suffix = ""  # Postgres: " FOR UPDATE" (SQLite's write transactions are serial already)
+    migration_lock_sql = ""  # Postgres: a transaction-scoped advisory lock (CREATE TABLE IF NOT EXISTS races)
 
     @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[Tx]: ...

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from aegis_ray.store.core import Record, Row, StoreCore
+from aegis_ray.store.core import Record, Row, StoreCore, Tx
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 
@@ -46,20 +46,33 @@ def _job(row: Row) -> Job:
 _JOB_COLUMNS = "job_id, payload, status, attempts, max_attempts, token, worker, result, error"
 
 
+async def add_job(tx: Tx, job_id: str, payload: dict[str, Any], max_attempts: int, now: float,
+                  result: dict[str, Any] | None = None) -> bool:
+    """Insert a job unless its id is known (then False): queued, or `done` with `result` when it was
+    answered outside the queue (a provider batch, `store/batches.py`). A job is its spec's tenant's
+    (`payload["spec"]["tenant"]`), if it names one."""
+    if await tx.one("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)):
+        return False
+    spec = payload.get("spec")
+    tenant = spec.get("tenant") if isinstance(spec, dict) else None
+    done = result is not None
+    await tx.execute("INSERT INTO jobs (job_id, payload, status, attempts, max_attempts, result, tenant, created, "
+                     "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (job_id, json.dumps(payload), "done" if done else "queued", int(done), max_attempts,
+                      json.dumps(result) if done else None, tenant, now, now))
+    return True
+
+
 class Jobs(StoreCore):
     """Enqueue, claim, renew and settle jobs; count and look them up."""
 
     async def enqueue(self, jobs: Sequence[tuple[str, dict[str, Any]]], max_attempts: int = 3) -> int:
-        """Add jobs by id; an id already known (queued, running or finished) is skipped."""
+        """Add jobs by id; an id already known (queued, running or finished) is skipped. A job is its
+        spec's tenant's (`payload["spec"]["tenant"]`), if it names one."""
         now, added = time.time(), 0
         async with self.transaction() as tx:
             for job_id, payload in jobs:
-                if await tx.one("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)):
-                    continue
-                await tx.execute("INSERT INTO jobs (job_id, payload, status, max_attempts, created, updated) "
-                                 "VALUES (?, ?, 'queued', ?, ?, ?)",
-                                 (job_id, json.dumps(payload), max_attempts, now, now))
-                added += 1
+                added += await add_job(tx, job_id, payload, max_attempts, now)
         return added
 
     async def claim_job(self, worker: str, lease_s: float) -> Job | None:
@@ -157,7 +170,9 @@ class Jobs(StoreCore):
                                              (now, *chunk))
         return requeued
 
-    async def queue_counts(self) -> dict[str, int]:
+    async def queue_counts(self, tenant: str | None = None) -> dict[str, int]:
+        """Jobs by status (with `tenant`, that tenant's only)."""
+        where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
         async with self.reading() as tx:
-            rows = await tx.all("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+            rows = await tx.all(f"SELECT status, COUNT(*) FROM jobs {where} GROUP BY status", params)
         return {"queued": 0, "running": 0, "done": 0, "failed": 0} | {r[0]: r[1] for r in rows}

@@ -34,6 +34,8 @@ class _PostgresTx:
 class PostgresStore(Store):
     serial_pk = "BIGSERIAL PRIMARY KEY"
     lock_suffix = " FOR UPDATE SKIP LOCKED"
+    wait_lock_suffix = " FOR UPDATE"
+    migration_lock_sql = "SELECT pg_advisory_xact_lock(727176)"  # any fixed key: Aegis's migrations
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         from psycopg_pool import AsyncConnectionPool

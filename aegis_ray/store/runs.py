@@ -22,6 +22,19 @@ class RunRecord(Record):
     updated: float
     session: dict[str, Any] | None = None
 
+    @property
+    def tenant(self) -> str | None:
+        return self.spec.tenant
+
+
+class CheckpointTag(Record):
+    """What identifies a run's latest checkpoint: the epoch that committed its last step, and how
+    many steps it holds. A hot copy (`actors.checkpoint_cache`) stands for the checkpoint only when
+    its tag is the store's."""
+
+    epoch: int
+    step_count: int
+
 
 class Runs(StoreCore):
     """Create and claim runs; commit their steps and status, fenced by epoch; read and prune them."""
@@ -32,9 +45,10 @@ class Runs(StoreCore):
         async with self.transaction() as tx:
             if await tx.one("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
                 return False
-            await tx.execute("INSERT INTO runs (run_id, spec, status, session, created, updated) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (run_id, spec.model_dump_json(), RunStatus.PENDING.value,
-                                                           json.dumps(session) if session else None, now, now))
+            await tx.execute("INSERT INTO runs (run_id, spec, status, session, tenant, created, updated) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (run_id, spec.model_dump_json(), RunStatus.PENDING.value,
+                                                              json.dumps(session) if session else None, spec.tenant,
+                                                              now, now))
         return True
 
     async def record_finished_run(self, state: RunState) -> bool:
@@ -45,10 +59,10 @@ class Runs(StoreCore):
         async with self.transaction() as tx:
             if await tx.one("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)):
                 return False
-            await tx.execute("INSERT INTO runs (run_id, spec, status, state, step_count, created, updated) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (state.run_id, state.spec.model_dump_json(),
-                                                              state.status.value, state.model_dump_json(),
-                                                              len(state.steps), now, now))
+            await tx.execute("INSERT INTO runs (run_id, spec, status, state, step_count, tenant, created, updated) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (state.run_id, state.spec.model_dump_json(),
+                                                                 state.status.value, state.model_dump_json(),
+                                                                 len(state.steps), state.spec.tenant, now, now))
             for step in state.steps:
                 await tx.execute("INSERT INTO steps (run_id, idx, epoch, body) VALUES (?, ?, 0, ?)",
                                  (state.run_id, step.index, step.model_dump_json()))
@@ -90,10 +104,23 @@ class Runs(StoreCore):
                          state=RunState.model_validate_json(row[3]) if row[3] else None, step_count=row[4],
                          epoch=row[5], owner=row[6], updated=row[7], session=json.loads(row[8]) if row[8] else None)
 
-    async def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
-        where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
+    async def checkpoint_tag(self, run_id: str) -> CheckpointTag | None:
+        """The tag of the run's latest checkpoint (two integers, not the checkpoint itself); None
+        if it has no committed step (or its step log was pruned)."""
         async with self.reading() as tx:
-            rows = await tx.all(f"SELECT run_id FROM runs {where} ORDER BY updated DESC LIMIT ?", (*params, limit))
+            row = await tx.one("SELECT steps.epoch, runs.step_count FROM runs JOIN steps ON steps.run_id = runs.run_id "
+                               "AND steps.idx = runs.step_count - 1 WHERE runs.run_id = ?", (run_id,))
+        return CheckpointTag(epoch=row[0], step_count=row[1]) if row else None
+
+    async def list_runs(self, limit: int = 50, status: RunStatus | None = None, *,
+                        tenant: str | None = None) -> list[RunRecord]:
+        """The latest runs, newest first; with `tenant`, only that tenant's."""
+        conditions = [(c, v) for c, v in (("status = ?", status.value if status else None), ("tenant = ?", tenant))
+                      if v is not None]
+        where = ("WHERE " + " AND ".join(c for c, _ in conditions)) if conditions else ""
+        async with self.reading() as tx:
+            rows = await tx.all(f"SELECT run_id FROM runs {where} ORDER BY updated DESC LIMIT ?",
+                                (*(v for _, v in conditions), limit))
         records = [await self.load_run(r[0]) for r in rows]
         return [r for r in records if r is not None]
 

@@ -71,6 +71,62 @@ MIGRATIONS: list[list[str]] = [
         # The session a run belongs to (workspace, models, policies; never credentials), for resumes.
         "ALTER TABLE runs ADD COLUMN session TEXT",
     ],
+    [
+        # Provider batches (OpenAI, Anthropic, Gemini batch APIs) in flight, by whose they are, so a
+        # driver that crashed after submitting collects them instead of submitting them again.
+        """CREATE TABLE batches (
+            batch_id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL,
+            model TEXT NOT NULL,
+            items TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX batches_scope ON batches (scope, created)",
+    ],
+    [
+        # The control plane: the audit log of privileged actions, hash-chained (`store/audit.py`; its
+        # head is a flag).
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            at DOUBLE PRECISION NOT NULL,
+            actor TEXT NOT NULL,
+            tenant TEXT,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL)""",
+        "CREATE INDEX audit_tenant ON audit (tenant, seq)",
+        # Tenants: whose each run and job is (None: the single-tenant default), and their API keys
+        # (`store/keys.py`: a key's secret is kept only as its SHA-256).
+        "ALTER TABLE runs ADD COLUMN tenant TEXT",
+        "CREATE INDEX runs_tenant ON runs (tenant, updated)",
+        "ALTER TABLE jobs ADD COLUMN tenant TEXT",
+        """CREATE TABLE api_keys (
+            key_id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            admin INTEGER NOT NULL DEFAULT 0,
+            secret_sha256 TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            revoked DOUBLE PRECISION)""",
+        # The cost governor (`store/spend.py`): what each scope (everything, a tenant) spent per
+        # period, and the reservations of calls in flight.
+        """CREATE TABLE spend (
+            scope TEXT NOT NULL,
+            period TEXT NOT NULL,
+            usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+            tokens BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (scope, period))""",
+        """CREATE TABLE spend_holds (
+            hold_id TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            period TEXT NOT NULL,
+            usd DOUBLE PRECISION NOT NULL,
+            tokens BIGINT NOT NULL,
+            expires DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (hold_id, scope, period))""",
+        "CREATE INDEX spend_holds_scope ON spend_holds (scope, period, expires)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aegis_ray.errors import BadInputError
 from aegis_ray.store import EffectWriter, FencedOutError, JobOutcome, Store, open_store
 from aegis_ray.store.schema import SCHEMA_VERSION
 from aegis_ray.types import RunSpec, RunState, RunStatus, Step
@@ -181,6 +182,65 @@ async def test_failed_jobs_can_be_queued_again_and_pollers_read_only_finished_on
     assert await store.requeue_failed() == 1  # every failed one: bad-2
     assert (await store.queue_counts())["failed"] == 0
     assert {j.job_id for j in await store.claim_jobs("w", 30, 10)} == {"bad-1", "bad-2", "waiting"}
+
+
+async def test_the_audit_chain_detects_an_edited_a_deleted_and_a_cut_off_entry(make_store) -> None:
+    store = await make_store()
+    assert (await store.verify_audit()).ok  # empty: nothing to break
+    for i in range(5):
+        await store.audit("cli:ops", "kill_switch.stop" if i % 2 else "approval.decide", {"n": i}, tenant="acme")
+    assert (report := await store.verify_audit()).ok and report.entries == 5
+    assert [e.seq for e in await store.audit_entries(tenant="acme", after=2)] == [3, 4, 5]
+
+    async def tamper(sql: str, *params: object) -> str | None:
+        async with store.transaction() as tx:
+            await tx.execute(sql, params)
+        return (await store.verify_audit()).problem
+
+    edited = await tamper("UPDATE audit SET detail = ? WHERE seq = 3", '{"n": 99}')
+    assert edited == "entry 3 was edited after it was written"
+    await tamper("UPDATE audit SET detail = ? WHERE seq = 3", '{"n": 2}')  # put back as it was
+    assert (await store.verify_audit()).ok
+    assert "entry 3 is missing" in (await tamper("DELETE FROM audit WHERE seq = 3") or "")
+    assert "cut off the end" in (await tamper("DELETE FROM audit WHERE seq > 2") or "")
+
+
+async def test_audit_appends_from_two_processes_keep_one_chain(make_store) -> None:
+    first, second = await make_store(), await make_store()
+    await asyncio.gather(*(store.audit(f"w{i}", "policy.block", {"i": i})
+                           for i in range(20) for store in (first, second)))
+    report = await first.verify_audit()
+    assert report.ok and report.entries == 40, report
+
+
+async def test_api_keys_are_shown_once_stored_hashed_and_revocable(make_store) -> None:
+    store = await make_store()
+    assert not await store.has_keys()
+    made = await store.create_key("acme")
+    admin = await store.create_key("ops", admin=True)
+    assert await store.has_keys()
+    assert (await store.check_key(made.secret)) == made.key and (await store.check_key(admin.secret)).admin
+    async with store.reading() as tx:
+        stored = [r[0] for r in await tx.all("SELECT secret_sha256 FROM api_keys")]
+    assert all(made.secret.split("_", 2)[2] not in s for s in stored)  # only the hash is kept
+    forged = made.secret[:-4] + ("AAAA" if not made.secret.endswith("AAAA") else "BBBB")
+    assert await store.check_key(forged) is None and await store.check_key("not a key") is None
+    await store.revoke_key(made.key.key_id)
+    assert await store.check_key(made.secret) is None
+    assert [k.key_id for k in await store.list_keys()] == [admin.key.key_id]
+    with pytest.raises(BadInputError):
+        await store.create_key("no spaces allowed")
+
+
+async def test_runs_and_jobs_are_kept_by_tenant(make_store) -> None:
+    store = await make_store()
+    for tenant in ("acme", "globex", None):
+        await store.create_run(f"run-{tenant}", RunSpec(task="t", tenant=tenant))
+        await store.enqueue([(f"job-{tenant}", {"spec": RunSpec(task="t", tenant=tenant).model_dump(mode="json")})])
+    assert [r.run_id for r in await store.list_runs(tenant="acme")] == ["run-acme"]
+    assert {r.run_id for r in await store.list_runs()} == {"run-acme", "run-globex", "run-None"}
+    assert (await store.load_run("run-globex")).tenant == "globex"
+    assert (await store.queue_counts("acme"))["queued"] == 1 and (await store.queue_counts())["queued"] == 3
 
 
 async def test_approvals_and_flags(make_store) -> None:

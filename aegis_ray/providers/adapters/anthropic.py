@@ -77,16 +77,19 @@ class AnthropicAdapter:
     def _tool_call(self, call_id: str, name: str, raw: Any) -> ToolCall:
         return ToolCall(id=call_id, name=name, arguments=parse_tool_arguments(raw, name=name, model=self._ref.name))
 
+    def _completion(self, message: Any) -> Completion:
+        """A `Message` (a call's, or a batch's succeeded result) as a `Completion`."""
+        texts = [b.text for b in message.content if b.type == "text"]
+        calls = tuple(self._tool_call(b.id, b.name, b.input) for b in message.content if b.type == "tool_use")
+        return Completion(
+            model=self._ref.name, response_model=message.model or self._ref.model, text="".join(texts),
+            tool_calls=calls, finish_reason=_FINISH.get(message.stop_reason, "other"),
+            usage=Usage(input_tokens=message.usage.input_tokens, output_tokens=message.usage.output_tokens),
+        )
+
     async def complete(self, request: ModelRequest) -> Completion:
         with translated_errors(self._ref.name, self._classify):
-            message = await self._client.messages.create(**self._params(request))
-            texts = [b.text for b in message.content if b.type == "text"]
-            calls = tuple(self._tool_call(b.id, b.name, b.input) for b in message.content if b.type == "tool_use")
-            return Completion(
-                model=self._ref.name, response_model=message.model or self._ref.model, text="".join(texts),
-                tool_calls=calls, finish_reason=_FINISH.get(message.stop_reason, "other"),
-                usage=Usage(input_tokens=message.usage.input_tokens, output_tokens=message.usage.output_tokens),
-            )
+            return self._completion(await self._client.messages.create(**self._params(request)))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         texts: list[str] = []

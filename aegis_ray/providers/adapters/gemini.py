@@ -142,13 +142,15 @@ class GeminiAdapter:
             finish_reason="tool_calls" if calls else _FINISH.get(finish or "", "other"), usage=usage,
         )
 
+    def _whole(self, response: Any) -> Completion:
+        """A whole `GenerateContentResponse` (a call's, or a batch's inlined response) as a `Completion`."""
+        texts, calls, finish = self._parts(response)
+        return self._completion(response.model_version or self._ref.model, texts, calls, finish, self._usage(response))
+
     async def complete(self, request: ModelRequest) -> Completion:
         with translated_errors(self._ref.name, self._classify):
-            response = await self._client.aio.models.generate_content(
-                model=self._ref.model, contents=self._contents(request), config=self._config(request))
-            texts, calls, finish = self._parts(response)
-            return self._completion(response.model_version or self._ref.model, texts, calls, finish,
-                                    self._usage(response))
+            return self._whole(await self._client.aio.models.generate_content(
+                model=self._ref.model, contents=self._contents(request), config=self._config(request)))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         texts: list[str] = []

@@ -82,20 +82,23 @@ class OpenAIChatAdapter:
         return ToolCall(id=call_id, name=name,
                         arguments=parse_tool_arguments(arguments, name=name, model=self._ref.name))
 
+    def _completion(self, response: Any) -> Completion:
+        """A `ChatCompletion` (a call's, or a line of a batch's output) as a `Completion`."""
+        choice = response.choices[0]
+        calls = tuple(self._tool_call(c.id, c.function.name, c.function.arguments)
+                      for c in choice.message.tool_calls or [])
+        usage = response.usage
+        return Completion(
+            model=self._ref.name, response_model=response.model or self._ref.model,
+            text=choice.message.content or "", tool_calls=calls,
+            finish_reason=_FINISH.get(choice.finish_reason, "other"),
+            usage=Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+            if usage else Usage(),
+        )
+
     async def complete(self, request: ModelRequest) -> Completion:
         with translated_errors(self._ref.name, self._classify):
-            response = await self._client.chat.completions.create(**self._params(request))
-            choice = response.choices[0]
-            calls = tuple(self._tool_call(c.id, c.function.name, c.function.arguments)
-                          for c in choice.message.tool_calls or [])
-            usage = response.usage
-            return Completion(
-                model=self._ref.name, response_model=response.model or self._ref.model,
-                text=choice.message.content or "", tool_calls=calls,
-                finish_reason=_FINISH.get(choice.finish_reason, "other"),
-                usage=Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
-                if usage else Usage(),
-            )
+            return self._completion(await self._client.chat.completions.create(**self._params(request)))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         text: list[str] = []
