@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from aegis_ray.config import BudgetSettings, Price, SpendLimits
+from pydantic import BaseModel, Field
+
+from aegis_ray.config import BudgetSettings, Price
 from aegis_ray.errors import AegisError
 from aegis_ray.providers.endpoint import estimate_tokens
 from aegis_ray.providers.pricing import cost_usd, price_for
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from aegis_ray.store.spend import Allowance
 
 EVERYONE = "*"
+ADJECTIVE = {"day": "daily", "month": "monthly"}
 
 
 class BudgetExhaustedError(AegisError):
@@ -91,9 +94,9 @@ class SpendGate:
             "scope": allowance.scope, "period": allowance.period, "model": ref.name, "spent_usd": spent.usd,
             "spent_tokens": spent.tokens, "held_usd": spent.held_usd, "call_usd": usd}, tenant=self.tenant)
         raise BudgetExhaustedError(
-            f"the {allowance.period.split(':')[0]}ly budget of {whose} ({limit}) is spent: ${spent.usd:.6f} and "
-            f"{spent.tokens} tokens used, ${spent.held_usd:.6f} held by calls in flight; this call "
-            f"(up to ${usd:.6f}, {worst.input_tokens + worst.output_tokens} tokens) was not made",
+            f"the {ADJECTIVE[allowance.period.split(':')[0]]} budget of {whose} ({limit}) is spent: "
+            f"${spent.usd:.6f} and {spent.tokens} tokens used, ${spent.held_usd:.6f} held by calls in flight; "
+            f"this call (up to ${usd:.6f}, {worst.input_tokens + worst.output_tokens} tokens) was not made",
             hint="raise the limit in [budgets] of aegis.toml, or wait for the next period")
 
     async def settle(self, hold: Hold | None, completion: Completion | None) -> None:
@@ -105,7 +108,48 @@ class SpendGate:
         await self.store.settle_spend(hold.hold_id, usd, usage.input_tokens + usage.output_tokens)
 
 
-def spend_report(settings: BudgetSettings) -> dict[str, SpendLimits]:
-    """Every configured limit by scope (for `/api/health` and `aegis status`)."""
-    report = {EVERYONE: settings.all} if settings.all.any else {}
-    return report | {tenant: limits for tenant, limits in settings.tenants.items() if limits.any}
+def spend_gate(store: Store, settings: BudgetSettings, tenant: str | None = None,
+               prices: dict[str, Price] | None = None) -> SpendGate | None:
+    """The gate for `tenant`'s calls, or None when no limit could apply to them (no cost at all)."""
+    if not (settings.all.any or settings.for_tenant(tenant).any):
+        return None
+    return SpendGate(store, settings, tenant, prices)
+
+
+class BudgetLine(BaseModel):
+    """One limit, what was spent against it, and what calls in flight hold."""
+
+    scope: str = Field(description="`*`: everything; else a tenant.")
+    period: str
+    limit_usd: float | None
+    limit_tokens: int | None
+    spent_usd: float
+    spent_tokens: int
+    held_usd: float
+
+    @property
+    def exhausted(self) -> bool:
+        return (self.limit_usd is not None and self.spent_usd + self.held_usd >= self.limit_usd) or (
+            self.limit_tokens is not None and self.spent_tokens >= self.limit_tokens)
+
+
+async def budget_report(store: Store, settings: BudgetSettings, scope: str | None = None) -> list[BudgetLine]:
+    """Every configured limit of this day and month with its spend (for `/api/health`, `aegis
+    status`); with `scope` (a tenant), only the limits that tenant's calls count against."""
+    scopes = {EVERYONE: settings.all} | {t: limits for t, limits in settings.tenants.items()}
+    if scope is not None:
+        scopes = {s: limits for s, limits in scopes.items() if s in (EVERYONE, scope)} | (
+            {scope: settings.each_tenant} if scope not in scopes else {})
+    found = {(a.scope, a.period): a for name, limits in scopes.items() if limits.any
+             for a in allowances(BudgetSettings(all=limits) if name == EVERYONE else
+                                 BudgetSettings(tenants={name: limits}), None if name == EVERYONE else name)}
+    if not found:
+        return []
+    spent = {(s.scope, s.period): s for s in await store.spent(periods())}
+    lines = []
+    for (name, period), allowance in sorted(found.items()):
+        used = spent.get((name, period))
+        lines.append(BudgetLine(scope=name, period=period, limit_usd=allowance.usd, limit_tokens=allowance.tokens,
+                                spent_usd=used.usd if used else 0.0, spent_tokens=used.tokens if used else 0,
+                                held_usd=used.held_usd if used else 0.0))
+    return lines

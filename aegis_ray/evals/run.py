@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from aegis_ray.config import Settings, load_settings
+from aegis_ray.control.switch import KillSwitch
 from aegis_ray.errors import BadInputError
 from aegis_ray.evals.batch import Batched, BatchOptions, BatchStage, answer_in_batches, check_batch_plan
 from aegis_ray.evals.dataset import Dataset, Sample
@@ -254,6 +255,7 @@ async def execute(plan: EvalPlan, store: Store, workers: Workers, *, models: Mod
 
     report()
     completed = False
+    switch = KillSwitch(store)  # workers halt on their own; this stops starting them again
     try:
         while True:
             if fresh and options.max_usd is not None and settler.spent_usd >= options.max_usd:
@@ -269,12 +271,13 @@ async def execute(plan: EvalPlan, store: Store, workers: Workers, *, models: Mod
             if draining is None or draining.done():
                 if draining is not None:
                     draining.result()  # workers that failed: raise why
+                await switch.check(f"the eval {plan.task.name!r} ({len(settler.results)} of {len(plan.jobs)} results "
+                                   "are kept: the same command finishes it after `aegis resume`)")
                 draining = asyncio.ensure_future(workers())
             await asyncio.wait([draining], timeout=options.poll_s)
-            for job_id, job in (await store.jobs_by_id(sorted(outstanding))).items():
-                if job.status in ("done", "failed"):
-                    outstanding.discard(job_id)
-                    settler.settle(job, by_id[job_id])
+            for job_id, job in (await store.finished_jobs(sorted(outstanding))).items():
+                outstanding.discard(job_id)
+                settler.settle(job, by_id[job_id])
             report()
         await settler.wait()
         completed = True

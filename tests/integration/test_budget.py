@@ -140,3 +140,18 @@ async def test_two_processes_share_one_tenant_budget_and_never_exceed_it(databas
     assert spent.held_usd == 0 and spent.usd <= limit + per_call, (spent, limit)
     assert spent.usd <= limit  # holds are worst cases: the real spend stays under the limit itself
     assert spent.usd > limit / 4  # and the budget was really used, not refused from the start
+
+
+async def test_the_report_shows_each_limit_with_its_spend(store: Store) -> None:
+    from aegis_ray.control.budget import budget_report
+
+    budgets = BudgetSettings(all=SpendLimits(usd_per_month=100.0),
+                             tenants={"acme": SpendLimits(tokens_per_day=5000)}, each_tenant=SpendLimits(usd_per_day=1))
+    gateway = Gateway(lambda ref: FunctionModel(answer, ref), [MODEL], SpendGate(store, budgets, "acme"))
+    await gateway.complete(REQUEST)
+    lines = {(b.scope, b.period.split(":")[0]): b for b in await budget_report(store, budgets)}
+    assert set(lines) == {("*", "month"), ("acme", "day")}
+    assert lines[("acme", "day")].spent_tokens > 0 and not lines[("acme", "day")].exhausted
+    assert lines[("*", "month")].spent_usd > 0 and lines[("*", "month")].limit_usd == 100.0
+    globex = {(b.scope, b.period.split(":")[0]) for b in await budget_report(store, budgets, "globex")}
+    assert globex == {("*", "month"), ("globex", "day")}  # a tenant sees its own limits (and the global one)

@@ -134,6 +134,30 @@ async def test_a_crashed_run_resumes_without_redoing_finished_samples(store: Sto
     assert all(by_task[task].attempts == 1 for task in finished)
 
 
+async def test_the_kill_switch_stops_an_eval_and_keeps_what_finished(store: Store, settings: Settings,
+                                                                     tmp_path: Path) -> None:
+    from aegis_ray.control import StoppedError, SwitchState, set_switch
+
+    plan = plan_eval(ARITHMETIC, ["sim:sim-honest"], settings, EvalOptions(poll_s=0.02))
+    first: Counter[str] = Counter()
+    operator = await open_store(None, tmp_path)
+    five = asyncio.Event()
+    running = asyncio.ensure_future(execute(
+        plan, store, lambda: drain(store, answering(first, delay_s=0.1), "w", WorkerOptions(concurrency=2)),
+        on_progress=lambda p: five.set() if p.done >= 5 else None))
+    await five.wait()
+    await set_switch(operator, SwitchState.STOPPED)
+    with pytest.raises(StoppedError, match="aegis resume"):
+        await asyncio.wait_for(running, 5)  # the drain halts within a second; the eval says so
+    finished = {j.payload["spec"]["task"] for j in await store.jobs("done")}
+    assert 5 <= len(finished) < 20
+    await set_switch(operator, SwitchState.RUNNING)
+    second: Counter[str] = Counter()
+    results = await execute(plan, store, lambda: drain(store, answering(second), "w", WorkerOptions(concurrency=2)))
+    assert not finished & set(second) and len(results.results) == 20
+    await operator.close()
+
+
 async def test_max_usd_stops_new_samples_and_a_higher_budget_continues(store: Store, settings: Settings) -> None:
     calls: Counter[str] = Counter()
     plan = plan_eval(ARITHMETIC, ["sim:sim-honest"], settings, EvalOptions(max_usd=0.05, window=2, poll_s=0.02))
