@@ -119,6 +119,7 @@ async def _answer(settings: Settings, spec: RunSpec, chain: tuple[ModelRef, ...]
     long-running cluster, where this short-lived process would first import the SDK and open a
     connection pool."""
     from actors.registry import ClusterModels
+    from aegis_ray.control.budget import spend_gate
     from aegis_ray.runner import answer_recorded
     from aegis_ray.store import open_store
     from aegis_ray.types import new_id
@@ -129,7 +130,8 @@ async def _answer(settings: Settings, spec: RunSpec, chain: tuple[ModelRef, ...]
     try:
         async with ClusterModels(configure, relay=relay or None) as models:
             try:
-                return await answer_recorded(models.gateway(chain), spec, store, run_id, then)
+                gateway = models.gateway(chain).gated(spend_gate(store, settings.budgets, prices=settings.prices))
+                return await answer_recorded(gateway, spec, store, run_id, then)
             except asyncio.CancelledError:
                 raise Cancelled(f"run {run_id} is recorded as cancelled (`aegis runs --status cancelled` lists "
                                 "it); run the same command again to retry") from None
