@@ -11,27 +11,41 @@ import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import ray
 
 from actors.registry import ClusterModels
+from aegis_ray.config import load_settings
+from aegis_ray.control.budget import spend_gate
 from aegis_ray.factory import DrainStats, WorkerOptions, drain
 from aegis_ray.model_ref import ModelRef
-from aegis_ray.providers import EndpointConfig
+from aegis_ray.providers import EndpointConfig, Gateway
 from aegis_ray.providers.adapters import preload
 from aegis_ray.runner import answer_task
+from aegis_ray.session_job import SessionJob, run_session_job
 from aegis_ray.store import Store, open_store
 from aegis_ray.types import RunResult, RunSpec
 
 
 async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], EndpointConfig], worker: str,
                                 options: WorkerOptions, stop: asyncio.Event | None = None) -> DrainStats:
-    """`drain` (until `stop` is set), each job answered through the cluster's shared ProviderActors."""
+    """`drain` (until `stop` is set), each job answered through the cluster's shared ProviderActors
+    (or, for a job that carries a session, run as an agent session in this process), within the
+    cost governor's limits for the job's tenant."""
+    settings = load_settings()
     async with ClusterModels(configure) as models:
-        async def answer(spec: RunSpec) -> RunResult:
-            return await answer_task(models.gateway((spec.model, *spec.fallback_models) if spec.model else ()), spec)
+        def gateway(spec: RunSpec) -> Gateway:
+            chain = models.gateway((spec.model, *spec.fallback_models) if spec.model else ())
+            return chain.gated(spend_gate(store, settings.budgets, spec.tenant, settings.prices))
 
-        return await drain(store, answer, worker, options, stop)
+        async def answer(spec: RunSpec) -> RunResult:
+            return await answer_task(gateway(spec), spec)
+
+        async def session(spec: RunSpec, job: dict[str, Any]) -> RunResult:
+            return await run_session_job(spec, SessionJob.model_validate(job), gateway(spec))
+
+        return await drain(store, answer, worker, options, stop, sessions=session)
 
 
 @ray.remote(num_cpus=0)

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -32,6 +32,8 @@ from aegis_ray.store import Job, JobOutcome, Store
 from aegis_ray.types import Frozen, RunResult, RunSpec, TaskText
 
 Answer = Callable[[RunSpec], Awaitable[RunResult]]
+SessionRunner = Callable[[RunSpec, dict[str, Any]], Awaitable[RunResult]]
+"""Runs a job that carries a session (`payload["session"]`, an `aegis_ray.session_job.SessionJob`)."""
 T = TypeVar("T")
 _FIRST_IDLE_WAIT_S = 0.01  # the first wait of a worker that finds nothing to claim; doubled up to idle_poll_s
 
@@ -254,12 +256,13 @@ class _Recorder:
 
 
 async def drain(store: Store, answer: Answer, worker: str, options: WorkerOptions,
-                stop: asyncio.Event | None = None) -> DrainStats:
+                stop: asyncio.Event | None = None, sessions: SessionRunner | None = None) -> DrainStats:
     """Work the queue with `concurrency` slots until it is empty (or forever). Once `stop` is set, or
     the calling task is cancelled, the drain claims nothing more and abandons the jobs it runs (an
     answer has no effect to settle), commits the outcomes it has, and hands back every job it still
     holds (`released`), then returns (or re-raises the cancellation). It returns only after its last
-    commit, so whoever waits for it reads every outcome in the store."""
+    commit, so whoever waits for it reads every outcome in the store. A job that carries a session
+    is run by `sessions` (an agent session to its end) instead of `answer`."""
     started = time.monotonic()
     switch = KillSwitch(store) if options.obey_kill_switch else None
     if switch is not None and await switch.state() is SwitchState.STOPPED:
@@ -271,7 +274,13 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
     async def attempt(job: Job) -> JobOutcome:
         spec = RunSpec.model_validate(job.payload["spec"])
         try:
-            result = await answer(spec)
+            if "session" not in job.payload:
+                result = await answer(spec)
+            elif sessions is None:
+                return JobOutcome(job=job, error="BadInputError: this worker answers questions; the job is an agent "
+                                                 "session (run it with `aegis eval run`, whose workers run sessions)")
+            else:
+                result = await sessions(spec, job.payload["session"])
         except AegisError as error:
             return JobOutcome(job=job, error=f"{type(error).__name__}: {error}")
         return JobOutcome(job=job, result={"result": result.model_dump(mode="json")})
@@ -335,8 +344,10 @@ async def follow_drain(store: Store, job_ids: Sequence[str], drained: Awaitable[
         waiting.cancel()
 
 
-def job_payload(job: FactoryJob, chain: Sequence[ModelRef]) -> dict[str, object]:
-    spec = RunSpec(task=job.task, model=chain[0], fallback_models=chain[1:], system_prompt=job.system_prompt)
+def job_payload(job: FactoryJob, chain: Sequence[ModelRef], tenant: str | None = None) -> dict[str, object]:
+    """The queued job: its run spec (the chain resolved now), `tenant`'s if given."""
+    spec = RunSpec(task=job.task, model=chain[0], fallback_models=chain[1:], system_prompt=job.system_prompt,
+                   tenant=tenant)
     return {"spec": spec.model_dump(mode="json")}
 
 

@@ -15,14 +15,16 @@ waiting on approvals) is the caller's: `actors.session_actor`.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegis_ray.checks import Verifier, declared_checks
-from aegis_ray.config import CompactionSettings, MCPServerSettings, SecuritySettings
+from aegis_ray.config import CompactionSettings, MCPServerSettings, SecuritySettings, Settings
 from aegis_ray.loop.agent import AgentLoop, StepListener, TextListener
 from aegis_ray.loop.conversation import current_message
 from aegis_ray.model_ref import ModelName, ModelRef
@@ -59,6 +61,8 @@ class SessionSpec(BaseModel):
     security: SecuritySettings = SecuritySettings()
     compaction: CompactionSettings = CompactionSettings()
     mcp_servers: tuple[MCPServerSettings, ...] = Field(default=(), description="MCP servers whose tools it mounts.")
+    tools: tuple[str, ...] | None = Field(default=None, description=(
+        "fnmatch patterns of the tools the model is offered (an agent profile's); None: every tool."))
 
     @property
     def models(self) -> tuple[ModelRef, ...]:
@@ -80,6 +84,25 @@ class SessionConfig(BaseModel):
     def provider_keys(self) -> list[str]:
         """The session's own provider keys: scrubbed from logs and from anything a tool sends."""
         return [c.api_key.get_secret_value() for c in self.endpoints.values() if c.api_key]
+
+
+def session_from_settings(settings: Settings, chain: tuple[ModelRef, ...], workspace: Path, approval: ApprovalPolicy,
+                          approvals: Literal["live", "park"], *, verification: VerificationPolicy | None = None,
+                          mcp_servers: Sequence[MCPServerSettings] = (), tools: tuple[str, ...] | None = None
+                          ) -> SessionSpec:
+    """A session in `workspace` as the settings make it (sandbox, security, compaction, and the MCP
+    servers of aegis.toml, then `mcp_servers`); the CLI's and the HTTP API's sessions alike."""
+    return SessionSpec(workspace=str(workspace), chain=chain, approval=approval, approvals=approvals,
+                       sandbox_backend=settings.sandbox.backend, sandbox_image=settings.sandbox.image,
+                       limits=settings.sandbox.limits, verification=verification, security=settings.security,
+                       compaction=settings.compaction, mcp_servers=(*settings.mcp.servers, *mcp_servers), tools=tools)
+
+
+def session_config(settings: Settings, spec: SessionSpec, configure: Callable[[ModelRef], EndpointConfig]
+                   ) -> SessionConfig:
+    """The `SessionConfig` of `spec`: each model's endpoint, the store, the Aegis home."""
+    return SessionConfig(spec=spec, endpoints={m.name: configure(m) for m in spec.models},
+                         database_url=settings.database_dsn, home=str(settings.home))
 
 
 def load_tool(path: str) -> Tool:
@@ -115,7 +138,7 @@ class Session:
         session's own provider keys scrubbed from anything a tool sends."""
         spec = self.spec
         mounted = self.mcp or MountedServers()
-        tools = (*self.tools, *mounted.tools)
+        tools = tuple(t for t in (*self.tools, *mounted.tools) if _offered(spec.tools, t.name))
         if not spec.security.enabled:
             return ToolRegistry(tools, policy=spec.approval, approver=approver)
         security = spec.security.model_copy(update={"untrusted_tools": [*spec.security.untrusted_tools,
@@ -124,7 +147,7 @@ class Session:
                                 reader=spec.chain[0], secrets=self.secrets, approval=spec.approval,
                                 approver=approver)
 
-    def loop(self, context: ToolContext, approver: Approver, on_step: StepListener | None = None,
+    def loop(self, context: ToolContext, approver: Approver | None, on_step: StepListener | None = None,
              on_text: TextListener | None = None) -> AgentLoop:
         """A run's agent loop, ready to `run` (`on_text`: the model's text as it is written)."""
         policy = self.spec.verification
@@ -132,6 +155,10 @@ class Session:
         return AgentLoop(self.gateway, self.toolbox(approver), context, on_step=on_step,
                          verifier=_latest_turn(verifier), stuck_repeats=self.spec.stuck_repeats,
                          compaction=self.spec.compaction, on_text=on_text)
+
+
+def _offered(patterns: tuple[str, ...] | None, name: str) -> bool:
+    return patterns is None or any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def _injection(tool: Tool) -> str | None:

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -77,10 +77,12 @@ class EvalJob(Frozen):
     sample: Sample
     epoch: int = Field(ge=1)
     spec: RunSpec
+    extra: dict[str, Any] = Field(default_factory=dict, description="The solver's (a session's: `session`).")
 
     def payload(self, task: str) -> dict[str, object]:
-        """The factory job: `spec` is what `factory.drain` answers; `eval` says whose it is."""
-        return {"spec": self.spec.model_dump(mode="json"),
+        """The factory job: `spec` is what `factory.drain` answers (or runs as a session, if `extra`
+        carries one); `eval` says whose it is."""
+        return {"spec": self.spec.model_dump(mode="json"), **self.extra,
                 "eval": {"task": task, "sample_id": self.sample.id, "epoch": self.epoch}}
 
 
@@ -153,7 +155,8 @@ def plan_eval(task: TaskSpec | str | Path, chain: Sequence[ModelLike], settings:
     jobs = []
     for sample in dataset.samples:
         run = solver.job(sample)
-        jobs += [EvalJob(job_id=job_key(run, sample, epoch), sample=sample, epoch=epoch, spec=run)
+        extra = solver.job_payload(sample)
+        jobs += [EvalJob(job_id=job_key(run, sample, epoch, extra), sample=sample, epoch=epoch, spec=run, extra=extra)
                  for epoch in range(1, epochs + 1)]
     plan = EvalPlan(task=task, spec=spec, dataset=dataset, solver=solver, jobs=tuple(jobs), options=options)
     plan.scorers(None)  # a bad scorer option, or a judge that is the author, fails now
@@ -399,7 +402,17 @@ async def run_eval(task: TaskSpec | str | Path, *, model: ModelLike | None = Non
                 return await answer_task(Gateway(cache, [m for m in (spec.model, *spec.fallback_models) if m]), spec)
 
             answer = answer or answer_here
+        else:
+            cache = await stack.enter_async_context(local_models(settings, plan.models))
+
+        async def session_here(spec: RunSpec, job: dict[str, Any]) -> RunResult:
+            from aegis_ray.session_job import SessionJob, run_session_job
+
+            chain = [m for m in (spec.model, *spec.fallback_models) if m]
+            return await run_session_job(spec, SessionJob.model_validate(job), Gateway(cache, chain))
+
         queue, answering, work = store, answer, WorkerOptions(concurrency=concurrency)
-        return await execute(plan, queue, lambda: drain(queue, answering, f"eval:{os.getpid()}", work),
+        return await execute(plan, queue, lambda: drain(queue, answering, f"eval:{os.getpid()}", work,
+                                                        sessions=session_here),
                              models=models, log_dir=log_dir, on_progress=on_progress, batch=stage)
 

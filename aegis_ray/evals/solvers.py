@@ -8,10 +8,11 @@ this process), so the expensive part is durable, content-addressed and spread ov
 `Spending` it is given (over anything with the gateway's `complete`: a `Gateway`, or the cluster's
 `VerifierPool`), which adds their cost to the sample's.
 
-Built in: `answer` (the job's answer as it is) and `verified` (the answer checked through a
+Built in: `answer` (the job's answer as it is), `verified` (the answer checked through a
 `VerificationPolicy`, with the model that answered as the author and a panel that is never it; an
 abstention is an empty output, and the verification's confidence goes to every score for AUROC and
-risk at coverage). The `session` and `orchestrate` solvers of issue 16 are not built yet.
+risk at coverage) and `session` (an agent session per sample, with tools in the sandbox, run to its
+end by a factory worker: `aegis_ray.session_job`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from aegis_ray.evals.dataset import Sample
 from aegis_ray.evals.errors import UnknownNameError
 from aegis_ray.evals.task import SolverSpec
 from aegis_ray.model_ref import ModelName, ModelRef, as_model_ref
-from aegis_ray.types import Completion, Frozen, ModelRequest, RunResult, RunSpec
+from aegis_ray.types import Budget, Completion, Frozen, ModelRequest, RunResult, RunSpec
 
 if TYPE_CHECKING:
     from aegis_ray.memory.retrieval import HybridIndex
@@ -105,6 +106,10 @@ class Solver:
         chain = self.context.chain
         return RunSpec(task=sample.input, model=chain[0], fallback_models=chain[1:],
                        system_prompt=self.context.system_prompt)
+
+    def job_payload(self, sample: Sample) -> dict[str, Any]:
+        """What the factory job carries besides its spec (a session solver's session); part of its id."""
+        return {}
 
     async def finish(self, sample: Sample, result: RunResult, models: Spending) -> Solved:
         """The output; further model calls go through `models`, which counts their cost."""
@@ -227,11 +232,63 @@ def verified(context: SolverContext, **options: Any) -> Solver:
     return VerifiedSolver(context, policy, panel.models)
 
 
-def job_key(spec: RunSpec, sample: Sample, epoch: int) -> str:
+# --- session --------------------------------------------------------------------------------
+
+
+class SessionOptions(Frozen):
+    """The `session` solver's options: an agent session per sample, with tools in the sandbox."""
+
+    max_steps: int = Field(default=12, ge=1, le=200)
+    approval: Literal["auto", "deny"] = Field(default="auto", description=(
+        "Writing and executing tools: run them (in the sandbox, in a throwaway workspace) or refuse."))
+    tools: tuple[str, ...] | None = Field(default=None, description="fnmatch patterns of the tools offered.")
+    files: str = Field(default="files", description="The sample's metadata field holding {path: text} to seed "
+                                                    "the workspace with.")
+
+
+class SessionSolver(Solver):
+    """Each sample is an agent session run to its end by a factory worker (`aegis_ray.session_job`);
+    the output is its final answer, the cost and latency the whole session's."""
+
+    def __init__(self, context: SolverContext, options: SessionOptions) -> None:
+        super().__init__(context)
+        self.options = options
+
+    @property
+    def fingerprint(self) -> str:
+        return "session:" + hashlib.sha256(self.options.model_dump_json().encode()).hexdigest()[:16]
+
+    def job(self, sample: Sample) -> RunSpec:
+        return super().job(sample).model_copy(update={"budget": Budget(max_steps=self.options.max_steps)})
+
+    def job_payload(self, sample: Sample) -> dict[str, Any]:
+        from aegis_ray.session import session_from_settings
+        from aegis_ray.session_job import SessionJob
+
+        files = sample.metadata.get(self.options.files) or {}
+        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+            raise BadInputError(f"sample {sample.id!r}: metadata field {self.options.files!r} must map paths to text",
+                                hint='e.g. "metadata": {"files": {"data.csv": "a,b\\n1,2\\n"}}')
+        session = session_from_settings(self.context.settings, self.context.chain, Path("."), self.options.approval,
+                                        "park", tools=self.options.tools)
+        return {"session": SessionJob(session=session, files=files).model_dump(mode="json")}
+
+
+@solver("session")
+def session(context: SolverContext, **options: Any) -> Solver:
+    """An agent session per sample (tools, sandbox, security layer, as `run --code`); see `SessionOptions`."""
+    return SessionSolver(context, SessionOptions.model_validate(options))
+
+
+def job_key(spec: RunSpec, sample: Sample, epoch: int, extra: dict[str, Any] | None = None) -> str:
     """The factory job id of one (sample, epoch): a hash of what its answer depends on (the input,
-    the model chain, the system prompt), the sample's id and the epoch. Scorers, metrics, limit and
-    shuffle are not in it, so re-scoring an eval or widening its limit redoes no finished answer."""
+    the model chain, the system prompt, and a session job's session and budget), the sample's id and
+    the epoch. Scorers, metrics, limit and shuffle are not in it, so re-scoring an eval or widening
+    its limit redoes no finished answer."""
     chain = [m.name for m in (spec.model, *spec.fallback_models) if m is not None]
-    content = json.dumps([spec.task, chain, spec.system_prompt, sample.id, epoch], ensure_ascii=False)
+    parts: list[Any] = [spec.task, chain, spec.system_prompt, sample.id, epoch]
+    if extra:  # appended only when present: the ids of answer jobs stay what they were
+        parts.append([extra, spec.budget.model_dump(mode="json")])
+    content = json.dumps(parts, ensure_ascii=False, sort_keys=True)
     return "eval_" + hashlib.sha256(content.encode()).hexdigest()[:24]
 
