@@ -3,6 +3,11 @@
 Each worker opens the store itself and answers jobs on leases from the cluster's shared `ProviderActor`s,
 so a fleet of workers on many nodes shares each model's rate limit and breaker. `stop` ends a drain
 early (Ctrl-C in the driver): it claims nothing more and hands back the jobs it holds.
+
+`factory_fleet` places the workers on the cluster's work nodes in turn (`actors.placement`); a worker
+started any other way is spread by Ray (`SPREAD`). Each worker's name, which the store keeps with
+every job it finishes, starts with the id of its node. A worker whose node dies leaves its jobs to
+lease expiry: the workers on the other nodes reclaim and finish them, each exactly once (fenced).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 import ray
 
+from actors.placement import NodeRing, claim_endpoints, this_node
 from actors.registry import ClusterModels
 from aegis_ray.config import load_settings
 from aegis_ray.control.budget import spend_gate
@@ -48,7 +54,7 @@ async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], En
         return await drain(store, answer, worker, options, stop, sessions=session)
 
 
-@ray.remote(num_cpus=0)
+@ray.remote(num_cpus=0, scheduling_strategy="SPREAD")
 class FactoryWorker:
     def __init__(self, endpoints: dict[str, EndpointConfig], database_url: str | None, home: str) -> None:
         self._endpoints = endpoints
@@ -60,7 +66,7 @@ class FactoryWorker:
     async def drain(self, options: WorkerOptions) -> DrainStats:
         store = await open_store(self._database_url, self._home)
         try:
-            name = f"worker:{ray.get_runtime_context().get_actor_id()[:12]}:{os.getpid()}"
+            name = f"worker:{this_node()[:12]}:{ray.get_runtime_context().get_actor_id()[:12]}:{os.getpid()}"
             return await drain_through_cluster(store, lambda ref: self._endpoints[ref.name], name, options,
                                                self._stop)
         finally:
@@ -69,3 +75,18 @@ class FactoryWorker:
     async def stop(self) -> None:
         """End the drain now: it claims no more jobs and hands back those it holds, then returns."""
         self._stop.set()
+
+
+def worker_node(worker: str) -> str | None:
+    """The node id prefix in a `FactoryWorker`'s name (as the store records it with a job), else None."""
+    parts = worker.split(":")
+    return parts[1] if parts[0] == "worker" and len(parts) == 4 else None
+
+
+def factory_fleet(endpoints: dict[str, EndpointConfig], database_url: str | None, home: str,
+                  workers: int) -> list[ray.actor.ActorHandle]:
+    """`workers` FactoryWorkers on the cluster's work nodes in turn."""
+    claim_endpoints(endpoints.values())
+    nodes = NodeRing()
+    return [FactoryWorker.options(scheduling_strategy=nodes.next(soft=False)).remote(endpoints, database_url, home)
+            for _ in range(workers)]

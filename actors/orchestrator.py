@@ -1,5 +1,13 @@
 """`Orchestrator`: runs a plan across the cluster, each ready step a Ray task answered on leases from
-the shared `ProviderActor`s, with the plan's progress durable in the store."""
+the shared `ProviderActor`s, with the plan's progress durable in the store.
+
+Steps are placed on purpose (`actors.placement`): the work nodes in turn, so a plan's parallel
+steps run on different nodes, and each step's outcome records the node it ran on. A step whose node
+dies while it runs is run again by Ray on another node (`max_retries`, system failures only: a step
+that failed by itself is the executor's to retry); the steps already finished are not, since each
+is recorded in the store as it finishes. The `Orchestrator` stays on its driver's node; if its process
+dies, `orchestrate` runs the plan again on the restarted actor, which skips every finished step.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +15,25 @@ import asyncio
 from pathlib import Path
 
 import ray
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayActorError, RayError, RayTaskError
 
+from actors.placement import NodeRing, claim_endpoints, on_node, this_node
 from actors.registry import ClusterModels
 from aegis_ray.errors import AegisError
 from aegis_ray.model_ref import ModelRef
-from aegis_ray.plan import Orchestration, PlanOutcome, execute_plan, make_plan
+from aegis_ray.plan import Orchestration, PlanOutcome, StepResult, execute_plan, make_plan
 from aegis_ray.providers import EndpointConfig
 from aegis_ray.runner import answer_task
 from aegis_ray.store import open_store
 from aegis_ray.types import Plan, PlanStep, RunSpec, new_id
+
+NODE_LOSS_RETRIES = 3
+"""How often Ray runs a step again when the node (or worker process) running it dies."""
+ORCHESTRATOR_RESTARTS = 3
+
+
+class StepLostError(AegisError):
+    """A step's worker or node died more often than Ray retries it."""
 
 
 def step_prompt(step: PlanStep, inputs: dict[str, str]) -> str:
@@ -32,10 +49,11 @@ async def answer_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[st
         return (await answer_task(models.gateway(chain), RunSpec(task=step_prompt(step, inputs)))).answer.text
 
 
-@ray.remote(num_cpus=0, max_retries=0)
+@ray.remote(num_cpus=0, max_retries=NODE_LOSS_RETRIES)
 def run_plan_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[str, EndpointConfig],
-                  chain: tuple[ModelRef, ...]) -> str:
-    return asyncio.run(answer_step(step, inputs, endpoints, chain))
+                  chain: tuple[ModelRef, ...]) -> StepResult:
+    output = asyncio.run(answer_step(step, inputs, endpoints, chain))
+    return StepResult(output=output, node=this_node())
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
@@ -47,12 +65,16 @@ class Orchestrator:
 
     async def run(self, plan: Plan, plan_id: str, retries: int = 1) -> PlanOutcome:
         store = await open_store(self._database_url, self._home)
+        nodes = NodeRing()
 
-        async def run_step(step: PlanStep, inputs: dict[str, str]) -> str:
+        async def run_step(step: PlanStep, inputs: dict[str, str]) -> StepResult:
+            placed = run_plan_step.options(scheduling_strategy=nodes.next())
             try:
-                return await run_plan_step.remote(step, inputs, self._endpoints, self._chain)
+                return await placed.remote(step, inputs, self._endpoints, self._chain)
             except RayTaskError as error:
                 raise (error.cause if isinstance(error.cause, AegisError) else error) from None
+            except RayError as error:  # its worker or node died more often than Ray retries
+                raise StepLostError(f"step {step.id} was lost with its node: {error}") from None
 
         try:
             return await execute_plan(plan, run_step, plan_id=plan_id, retries=retries, store=store)
@@ -65,9 +87,33 @@ async def orchestrate(goal: str, endpoints: dict[str, EndpointConfig], chain: tu
     """The first model of `chain` plans `goal`; an `Orchestrator` runs the plan across the cluster."""
     async with ClusterModels(lambda ref: endpoints[ref.name]) as models:
         plan = await make_plan(models.gateway(chain), goal)
-    orchestrator = Orchestrator.remote(endpoints, chain, database_url, home)
+    orchestrator = start_orchestrator(endpoints, chain, database_url, home)
     try:
-        outcome = await orchestrator.run.remote(plan, new_id("plan"), retries)
+        outcome = await run_plan(orchestrator, plan, new_id("plan"), retries)
     finally:
         ray.kill(orchestrator)
     return Orchestration(plan=plan, outcome=outcome)
+
+
+def start_orchestrator(endpoints: dict[str, EndpointConfig], chain: tuple[ModelRef, ...], database_url: str | None,
+                       home: str) -> ray.actor.ActorHandle:
+    """An `Orchestrator` on this (the driver's) node: it owns the plan's step tasks, which would be
+    lost with it, and that node's loss is the driver's too. The endpoints' `ProviderActor`s are made
+    here first, so a loopback endpoint's is pinned to this node, which can reach it."""
+    claim_endpoints(endpoints.values())
+    here = on_node(this_node(), soft=False)
+    return Orchestrator.options(scheduling_strategy=here).remote(endpoints, chain, database_url, home)
+
+
+async def run_plan(orchestrator: ray.actor.ActorHandle, plan: Plan, plan_id: str, retries: int = 1) -> PlanOutcome:
+    """Run `plan` on `orchestrator`; if the actor dies, again on the restarted actor (finished steps
+    are skipped: the store has them)."""
+    restarts = 0
+    while True:
+        try:
+            return await orchestrator.run.remote(plan, plan_id, retries)
+        except RayActorError:
+            restarts += 1
+            if restarts > ORCHESTRATOR_RESTARTS:
+                raise
+            await asyncio.sleep(0.2)  # Ray is restarting it (max_restarts=-1)

@@ -15,6 +15,13 @@ from aegis_ray.sim import SimServer
 from aegis_ray.sim.inprocess import InProcessSim
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The multi-node tier (`tests/multinode`) runs last: this process leaves the suite's single-node
+    Ray cluster for the tier's cluster of several nodes (a process joins one cluster at a time), so
+    every test that uses the shared cluster runs before it."""
+    items.sort(key=lambda item: "multinode" in item.path.parts)
+
+
 @pytest.fixture(scope="session")
 def sim_server() -> Iterator[SimServer]:
     with SimServer() as server:

@@ -26,8 +26,17 @@ from aegis_ray.security.taint import TRUSTED, Label, join_all, untrusted
 from aegis_ray.store import Store
 from aegis_ray.types import Frozen, Plan, PlanStep
 
-StepRunner = Callable[[PlanStep, dict[str, str]], Awaitable[str]]
-"""Runs one step given the outputs of its dependencies (by step id); returns its output."""
+
+class StepResult(Frozen):
+    """What a step runner may return instead of the bare output: the output and where it ran."""
+
+    output: str
+    node: str | None = Field(default=None, description="The cluster node the step ran on.")
+
+
+StepRunner = Callable[[PlanStep, dict[str, str]], Awaitable[str | StepResult]]
+"""Runs one step given the outputs of its dependencies (by step id); returns its output (with the
+node it ran on, when it ran on a cluster)."""
 
 
 class StepOutcome(Frozen):
@@ -37,6 +46,7 @@ class StepOutcome(Frozen):
     label: Label = Field(default=TRUSTED, description="The output's provenance: untrusted from agent:<step>, "
                          "joined with its inputs' labels.")
     error: str | None = None
+    node: str | None = Field(default=None, description="The cluster node the step last ran on, if known.")
     attempts: int = 0
     started: float | None = None
     finished: float | None = None
@@ -76,17 +86,18 @@ async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retrie
         started, error = time.monotonic(), None
         for tries in range(1, retries + 2):
             try:
-                output = await run_step(step, inputs)
+                ran = await run_step(step, inputs)
             except AegisError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 continue
+            output, node = (ran.output, ran.node) if isinstance(ran, StepResult) else (ran, None)
             failed = [o.reason for o in run_checks(step.checks, output) if not o.passed]
             if failed:
                 error = "check failed: " + "; ".join(failed)
                 continue
             label = join_all([untrusted(f"agent:{step.id}"), *(outcomes[d].label for d in step.depends_on)])
-            outcome = StepOutcome(step_id=step.id, status="done", output=output, label=label, attempts=tries,
-                                  started=started, finished=time.monotonic())
+            outcome = StepOutcome(step_id=step.id, status="done", output=output, label=label, node=node,
+                                  attempts=tries, started=started, finished=time.monotonic())
             if store is not None:
                 await store.effect_finish(key, outcome.model_dump_json())
             return outcome
