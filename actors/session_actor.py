@@ -7,7 +7,9 @@ model's text goes out as it is written. The session's MCP servers are mounted on
 `open`), each mounted or left out said in a `NoticeEvent`. Every step is committed to the store
 (fenced by the epoch this actor claimed) before its event goes out, so a session that dies (killed
 actor, SIGKILLed worker) is restarted by Ray and `run` again resumes from the last committed step:
-from the driver's hot copy in the object store when it matches the store, else from the store.
+from its hot copy in the object store when that copy is the store's latest checkpoint (the copies
+are owned by the cluster's `CheckpointCache`, a detached actor, so they outlive any driver), else
+from the store.
 Tool side effects are keyed by run/step/call and recorded in the store, so none repeats.
 
 Approvals: with a live driver (`approvals="live"`) an `ApprovalEvent` goes out and the run waits
@@ -33,12 +35,12 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from actors.checkpoint_cache import hot_checkpoint, keep_hot
 from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
 from aegis_ray.errors import ApprovalPendingError
@@ -56,7 +58,7 @@ from aegis_ray.loop.events import (
 from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.security import scrub_logs
 from aegis_ray.session import Session, SessionConfig
-from aegis_ray.store import Store, open_store
+from aegis_ray.store import CheckpointTag, Store, open_store
 from aegis_ray.tools import ApprovalRequest, Approver, ToolContext
 from aegis_ray.tools.base import EffectLedger
 from aegis_ray.tools.workspace import Workspace
@@ -142,6 +144,8 @@ class SessionActor:
         epoch = await store.claim_run(run_id, self._owner, self._config.lease_s)
         record = await store.load_run(run_id)
         assert record is not None
+        if hot is None:  # resumed: the cluster's hot copy, if it is the store's latest checkpoint
+            hot = await hot_checkpoint(run_id, await store.checkpoint_tag(run_id))
         state = hot if hot is not None and len(hot.steps) == record.step_count else record.state
         if message is not None and state is not None and not received(state, message):
             step = continue_with(state, message)
@@ -157,6 +161,7 @@ class SessionActor:
 
         async def on_step(step: Step, current: RunState) -> None:
             await store.commit_step(run_id, epoch, step, current)  # committed before anyone hears of it
+            await keep_hot(run_id, CheckpointTag(epoch=epoch, step_count=len(current.steps)), current)
             running.next_state = current.state
             await events.put(StepEvent(step=step, checkpoint=current.model_copy(deep=True)))
             if running.stop.is_set():
@@ -275,22 +280,19 @@ async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, run_id: s
                         stream: bool = False) -> RunResult:
     """Run `spec` durably on `session` (or, with `message`, continue the conversation `run_id` with
     it): every event to `on_event` (with `stream`, the model's text as it is written too), approval
-    asks to `approver` (none: denied). If the session dies, wait for Ray to restart it and resume,
-    handing it the last checkpoint as a hot copy held in the object store by this (the driver's)
-    process.
+    asks to `approver` (none: denied). If the session dies, wait for Ray to restart it and resume
+    (from the cluster's hot copy of its last checkpoint, `actors.checkpoint_cache`).
 
     If the calling task is cancelled (Ctrl-C), the session stops the run at a safe point and records
     it cancelled, the actor is killed (its sandboxes with it), and the cancelled result is returned;
     the cancellation is re-raised only when the session could not say what became of the run."""
-    hot: Any = None
     restarts = 0
     while True:
         try:
-            async for ref in session.run.remote(spec, run_id, hot, message, stream):
+            async for ref in session.run.remote(spec, run_id, None, message, stream):  # resumes read the cache
                 event = SESSION_EVENT.validate_json(await ref)
                 if isinstance(event, StepEvent) and event.checkpoint is not None:
-                    hot = ray.put(event.checkpoint)
-                    event = event.model_copy(update={"checkpoint": None})
+                    event = event.model_copy(update={"checkpoint": None})  # the cluster's cache keeps it hot
                 await on_event(event)
                 if isinstance(event, ApprovalEvent):
                     approved = await approver(event.request) if approver else False
