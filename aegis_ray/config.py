@@ -97,14 +97,37 @@ class SandboxSettings(Policy):
 
 
 class SecuritySettings(Policy):
-    """The zero-trust layer every agent session runs under (`aegis_ray.security`)."""
+    """The zero-trust layer every agent session runs under (`aegis_ray.security`). Fail closed:
+    every tool's output is untrusted unless the tool is declared trusted."""
 
     enabled: bool = Field(default=True, description="Quarantine, capability policy, egress gate and DLP on tools.")
-    untrusted_tools: list[str] = Field(
-        default_factory=lambda: ["mcp_*", "*fetch*", "*search*", "*inbox*", "*browse*"],
-        description="Tools (fnmatch) whose output is untrusted: quarantined, never shown to the planner.")
+    untrusted_tools: list[str] = Field(default_factory=lambda: ["*"], description=(
+        "Tools (fnmatch) whose output is untrusted: quarantined, never shown to the planner. A tool matched only by "
+        "a pattern is exempted by trusted_tools; one named exactly (sessions name every MCP tool) never is."))
+    trusted_tools: list[str] = Field(
+        default_factory=lambda: ["write_file", "edit_file", "run_command", "run_python", "ledger_append"],
+        description=("Tools (fnmatch) declared trusted: their output (what the planner's own actions report) reaches "
+                     "the planner, labelled with any tainted argument it echoes. Declare e.g. the user's profile "
+                     "and the clock; never a tool whose output a third party can write."))
     allow_hosts: list[str] = Field(default_factory=list, description="Egress allowlist ('*.example.com' allowed).")
     contacts: list[str] = Field(default_factory=list, description="Recipients a tainted value may still name.")
+    sensitive_values: list[str] = Field(default_factory=list, description=(
+        "Values the user declares sensitive (an account number, a passport number): scrubbed from what leaves."))
+    sensitive_fields: list[str] = Field(default_factory=list, description=(
+        "Field names whose values are sensitive wherever written 'field: value' (e.g. 'tax id'): scrubbed."))
+    rules: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "Extra capability rules (`aegis_ray.security.policy.ArgumentRule` as data), checked before the defaults."))
+    plan: bool = Field(default=True, description=(
+        "When the user's request is known, a planning pass commits to the task's calls before any tool runs."))
+    unplanned: Literal["approve", "block"] = Field(default="approve", description=(
+        "A call outside the committed plan: ask a person (never the approval policy 'auto'), or block it."))
+    unplanned_reads: bool = Field(default=True, description="Read-only calls outside the plan run (quarantined).")
+    on_flag: Literal["approve", "block"] = Field(default="approve", description=(
+        "A value from a source the injection detector flagged: ask a person, or block (flagged output is always "
+        "quarantined)."))
+    taint_context: Literal["shown", "produced"] = Field(default="shown", description=(
+        "What taints the planner's context: what it was shown, or every untrusted output produced (as if the "
+        "quarantine leaked)."))
 
 
 class CompactionSettings(Policy):

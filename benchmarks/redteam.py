@@ -10,9 +10,11 @@ measured difference, not a constant. Prints a table and writes `benchmarks/resul
 30+ attacks, a frozen dev/test split), with the default security settings, for three adversaries
 (an always-obey planner behind the quarantine, the same with a compromised quarantined reader, a
 leaky planner that also reads raw outputs), undefended, defended with no human approval, and
-defended with exceptions approved. Prints a table and writes `benchmarks/results/redteam_office.json`.
+defended with exceptions approved; plus the detector's precision and recall per technique and DLP's
+false positives on that world. The headline is the test split; `--split dev` runs dev alone (what a
+defence is tuned on). Prints a table and writes `benchmarks/results/redteam_office.json`.
 
-    python benchmarks/redteam.py [--world classic|office] [--limit N]
+    python benchmarks/redteam.py [--world classic|office] [--limit N] [--split both|dev|test]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def classic(limit: int | None) -> None:
     RESULTS.write_text(report.model_dump_json(indent=2))
 
 
-def office(limit: int | None) -> None:
+def office(limit: int | None, split: str = "both") -> None:
     from aegis_ray.security.redteam.office.bench import office_red_team
     from aegis_ray.security.redteam.office.report import table
 
@@ -50,7 +52,8 @@ def office(limit: int | None) -> None:
         if done % 400 < 4 or done == total:
             print(f"\r{done}/{total} runs", end="", file=sys.stderr, flush=True)
 
-    report = asyncio.run(office_red_team(limit, progress))
+    sides = ("test", "dev") if split == "both" else (split,)
+    report = asyncio.run(office_red_team(limit, progress, sides))
     print(file=sys.stderr)
     print(table(report))
     OFFICE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -61,8 +64,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", choices=("classic", "office"), default="classic")
     parser.add_argument("--limit", type=int, default=None, help="classic: scenarios; office: pairs per split")
+    parser.add_argument("--split", choices=("both", "dev", "test"), default="both", help="office: which split")
     args = parser.parse_args()
-    (office if args.world == "office" else classic)(args.limit)
+    if args.world == "office":
+        office(args.limit, args.split)
+    else:
+        classic(args.limit)
 
 
 if __name__ == "__main__":

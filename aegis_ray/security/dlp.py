@@ -1,10 +1,15 @@
 """Data-loss prevention: secrets and PII scrubbed from anything that leaves (egress, logs, spans).
 
-Three detectors, strongest first: the exact values of secrets the harness knows (its own provider
-keys, seeded canaries); RE2 patterns for well-known credential formats (cloud keys, tokens,
-private-key blocks, JWTs, `password=` assignments) and PII (emails, card numbers that pass the
-Luhn check); and Google's `phonenumbers` for phone numbers. (detect-secrets was considered: it
-reports partial values rather than spans, and its entropy plugins flag ordinary words.)
+Four detectors, strongest first: the exact values of secrets the harness knows and values the user
+declared sensitive (its own provider keys, seeded canaries, a passport number); RE2 patterns for
+well-known credential formats (cloud keys, tokens, private-key blocks, JWTs, `password=`
+assignments); sensitive entities (`entities=True`: IBANs that pass the ISO 13616 mod-97 check,
+passport-like ids and one-time security codes next to their keywords, and the value of any field the
+user declared sensitive, written `field: value`); and PII (emails, card numbers that pass the Luhn
+check, and Google's `phonenumbers` for phone numbers). Keyword-anchored entities mask the value
+only, never the keyword. (detect-secrets was considered: it reports partial values rather than
+spans, and its entropy plugins flag ordinary words. python-stdnum validates IBANs too, but one
+checksum is not worth a dependency.)
 """
 
 from __future__ import annotations
@@ -35,13 +40,32 @@ PII_PATTERNS: dict[str, str] = {
     "email": r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b",
     "card_number": r"\b(?:\d[ \-]?){12,18}\d\b",
 }
+ENTITY_PATTERNS: dict[str, str] = {
+    # The value is group 1 where a keyword anchors it.
+    "iban": r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)\b",
+    "passport": r"(?i)\bpassport(?:[\s_]*(?:no\.?|number|num\.?|id|#))?"
+                r"(?:\s+(?:is|of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?,?\s+number))?\s*[:#,]?\s*([A-Z0-9]{0,8}\d[A-Z0-9]{0,8})\b",
+    "security_code": r"(?i)\b(?:security|verification|one[- ]time|login|confirmation|2fa|otp|sms|auth(?:entication)?)"
+                     r"\s*(?:code|pin|passcode|number)?\s*(?:is|:|=)?\s*(\d{4,8})\b",
+}
 _COMPILED = {kind: re2.compile(p) for kind, p in {**SECRET_PATTERNS, **PII_PATTERNS}.items()}
+_ENTITIES = {kind: re2.compile(p) for kind, p in ENTITY_PATTERNS.items()}
 
 
 class Redaction(Frozen):
     kind: str
     start: int
     end: int
+
+
+def iban_valid(text: str) -> bool:
+    """The ISO 13616 check: move the country and check digits to the end, read letters as 10..35,
+    and the number is 1 modulo 97."""
+    compact = text.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
+    return int(digits) % 97 == 1
 
 
 def _luhn(digits: str) -> bool:
@@ -55,15 +79,25 @@ class Scrubber:
     `pii=False` leaves emails, phones and cards alone where they are the point (an email tool's
     recipient), while secrets are always masked."""
 
-    def __init__(self, known: Iterable[str] = (), *, pii: bool = True, region: str = "US") -> None:
+    def __init__(self, known: Iterable[str] = (), *, pii: bool = True, region: str = "US", entities: bool = False,
+                 sensitive: Iterable[str] = (), fields: Iterable[str] = ()) -> None:
         self.known = sorted({k for k in known if len(k) >= 6}, key=len, reverse=True)
+        self.sensitive = sorted({v for v in sensitive if len(v.strip()) >= 4}, key=len, reverse=True)
         self.pii = pii
         self.region = region
+        self.entities = entities
+        self._fields = [re2.compile(rf"(?i)\b{re2.escape(f)}\s*[:=]\s*([^\s,;][^\n,;]{{0,80}})") for f in fields]
 
-    def find(self, text: str, *, pii: bool | None = None) -> list[Redaction]:
+    def find(self, text: str, *, pii: bool | None = None, entities: bool | None = None) -> list[Redaction]:
         pii = self.pii if pii is None else pii
         found = [Redaction(kind="known_secret", start=i, end=i + len(k))
                  for k in self.known for i in _occurrences(text, k)]
+        found += [Redaction(kind="sensitive_value", start=i, end=i + len(v))
+                  for v in self.sensitive for i in _occurrences(text, v)]
+        found += [Redaction(kind="sensitive_field", start=m.start(1), end=m.end(1))
+                  for pattern in self._fields for m in pattern.finditer(text)]
+        if self.entities if entities is None else entities:
+            found += entity_spans(text)
         for kind, pattern in _COMPILED.items():
             if kind in PII_PATTERNS and not pii:
                 continue
@@ -77,15 +111,27 @@ class Scrubber:
                       for m in phonenumbers.PhoneNumberMatcher(text, self.region)]
         return _merge(found)
 
-    def scrub(self, text: str, *, pii: bool | None = None) -> str:
+    def scrub(self, text: str, *, pii: bool | None = None, entities: bool | None = None) -> str:
         out, last = [], 0
-        for r in self.find(text, pii=pii):
+        for r in self.find(text, pii=pii, entities=entities):
             out += [text[last:r.start], f"[REDACTED:{r.kind}]"]
             last = r.end
         return "".join([*out, text[last:]])
 
     def leaks(self, text: str) -> bool:
         return bool(self.find(text))
+
+
+def entity_spans(text: str) -> list[Redaction]:
+    """IBANs (checksum-valid), passport-like ids and security codes (next to their keywords)."""
+    found = []
+    for kind, pattern in _ENTITIES.items():
+        for match in pattern.finditer(text):
+            value = match.group(1)
+            if (kind == "iban" and not iban_valid(value)) or (kind == "passport" and not 6 <= len(value) <= 9):
+                continue
+            found.append(Redaction(kind=kind, start=match.start(1), end=match.end(1)))
+    return found
 
 
 def _occurrences(text: str, needle: str) -> list[int]:

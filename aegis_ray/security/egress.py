@@ -1,22 +1,27 @@
 """The one egress gate every network-capable tool goes through.
 
 A request is allowed when its host is on the allowlist. To any other host, a request may not carry
-tainted data at all, and may carry no data that a URL can smuggle: a query string, a long path
-segment, or DNS-style labels on the host. Loopback, private and link-local addresses are refused
-unless allowlisted (no SSRF), redirects are not followed, and whatever does leave is scrubbed of
-secrets first. Every request that went out is logged (the red team judges by that log).
+tainted data at all (in its URL or its body), and may carry no data that a URL can smuggle: a
+query string, userinfo, a long path segment, or DNS-style labels on the host. Every URL form is
+parsed before it is judged (`urls.parse_url`: scheme-less and bare domains, IP literals in any
+spelling, IDNs as punycode, userinfo tricks), so a form the gate does not know is judged, never
+waved through or refused unread. Loopback, private and link-local addresses are refused unless
+allowlisted (no SSRF), redirects are not followed, and whatever does leave (URL and body) is
+scrubbed by DLP first. Every request that went out is in one log (`log`, and its URLs in `sent`):
+the red team judges by the network's own record, operators by this one.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
+from typing import Literal
 
 import httpx
 from pydantic import Field
 
 from aegis_ray.security.dlp import Scrubber
-from aegis_ray.security.taint import Label
+from aegis_ray.security.taint import TRUSTED, Label
+from aegis_ray.security.urls import Destination, NotAUrl, is_internal, parse_url
 from aegis_ray.types import Frozen
 
 MAX_UNKNOWN_SEGMENT = 24
@@ -31,6 +36,16 @@ class EgressPolicy(Frozen):
 class EgressDecision(Frozen):
     allowed: bool
     reason: str
+    url: str = Field(default="", description="The URL as it would be requested (scheme added to a scheme-less one).")
+
+
+class EgressRecord(Frozen):
+    """One request that left: what, where, how much."""
+
+    method: Literal["GET", "POST"]
+    url: str
+    host: str
+    body_chars: int = 0
 
 
 class EgressGate:
@@ -39,41 +54,77 @@ class EgressGate:
         self.policy = policy
         self.scrubber = scrubber
         self.sent: list[str] = []
+        self.log: list[EgressRecord] = []
         self._transport, self._timeout_s = transport, timeout_s
         self._client: httpx.AsyncClient | None = None  # opened on first use: most sessions never fetch
 
     def allowlisted(self, host: str) -> bool:
-        host = host.lower().rstrip(".")
+        host = _host_of(host)
         return any(h == "*" or host == h or (h.startswith("*.") and host.endswith(h[1:]))
-                   for h in self.policy.allow_hosts)
+                   for h in self._allowed)
 
-    def check(self, url: str, label: Label) -> EgressDecision:
+    @property
+    def _allowed(self) -> tuple[str, ...]:
+        return tuple(h if h in ("*",) else ("*." if h.startswith("*.") else "") + _host_of(h.removeprefix("*."))
+                     for h in self.policy.allow_hosts)
+
+    def check(self, url: str, label: Label, body: str = "", body_label: Label = TRUSTED) -> EgressDecision:
+        """May a request to `url` (labelled `label`), with `body` (labelled `body_label`), leave?"""
         try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as exc:
+            where = parse_url(url)
+        except NotAUrl as exc:
             return EgressDecision(allowed=False, reason=f"not a URL: {exc}")
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if where.scheme not in ("http", "https") or not where.host:
             return EgressDecision(allowed=False, reason=f"only http(s) URLs with a host may leave, not {url[:80]!r}")
-        if self.allowlisted(parsed.host):
-            return EgressDecision(allowed=True, reason=f"{parsed.host} is allowlisted")
-        if _internal(parsed.host):
-            return EgressDecision(allowed=False, reason=f"{parsed.host} is an internal address (SSRF)")
-        if label.tainted:
-            return EgressDecision(allowed=False, reason=f"tainted data ({', '.join(sorted(label.sources))}) may not "
-                                                        f"leave to {parsed.host}, which is not on the allowlist")
-        carried = _carries_data(parsed)
+        target = _request_url(where)
+        try:
+            httpx.URL(target)  # what the client will parse: a URL it refuses does not leave either
+        except httpx.InvalidURL as exc:
+            return EgressDecision(allowed=False, reason=f"not a URL: {exc}")
+        if self.allowlisted(where.host):
+            return EgressDecision(allowed=True, reason=f"{where.host} is allowlisted", url=target)
+        if is_internal(where):
+            return EgressDecision(allowed=False, reason=f"{where.host} is an internal address (SSRF)")
+        tainted = label.join(body_label) if body else label
+        if tainted.tainted:
+            return EgressDecision(allowed=False, reason=f"tainted data ({', '.join(sorted(tainted.sources))}) may not "
+                                                        f"leave to {where.host}, which is not on the allowlist")
+        carried = _carries_data(where)
         if carried:
-            return EgressDecision(allowed=False, reason=f"the URL to unknown host {parsed.host} carries {carried}")
-        return EgressDecision(allowed=True, reason=f"{parsed.host} is unknown but the request carries no data")
+            return EgressDecision(allowed=False, reason=f"the URL to unknown host {where.host} carries {carried}")
+        found = self.scrubber.find(body) if body else []
+        if found:
+            return EgressDecision(allowed=False, reason=f"the body to unknown host {where.host} carries "
+                                                        f"{', '.join(sorted({r.kind for r in found}))}")
+        return EgressDecision(allowed=True, url=target,
+                              reason=f"{where.host} is unknown but the request carries no data")
 
-    async def get(self, url: str, label: Label) -> httpx.Response:
-        decision = self.check(url, label)
-        if not decision.allowed:
-            raise PermissionError(decision.reason)
-        self.sent.append(url)
+    def _client_for(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(transport=self._transport, timeout=self._timeout_s, follow_redirects=False)
-        return await self._client.get(url)
+        return self._client
+
+    def _allow(self, url: str, label: Label, body: str = "", body_label: Label = TRUSTED) -> str:
+        decision = self.check(url, label, body, body_label)
+        if not decision.allowed:
+            raise PermissionError(decision.reason)
+        return self.scrubber.scrub(decision.url, pii=False)
+
+    async def get(self, url: str, label: Label) -> httpx.Response:
+        target = self._allow(url, label)
+        self._record("GET", target, 0)
+        return await self._client_for().get(target)
+
+    async def post(self, url: str, body: str, label: Label, body_label: Label = TRUSTED) -> httpx.Response:
+        """POST `body` to `url`: both judged, both scrubbed of secrets, the request logged."""
+        target = self._allow(url, label, body, body_label)
+        scrubbed = self.scrubber.scrub(body, pii=False)
+        self._record("POST", target, len(scrubbed))
+        return await self._client_for().post(target, content=scrubbed)
+
+    def _record(self, method: Literal["GET", "POST"], url: str, body_chars: int) -> None:
+        self.sent.append(url)
+        self.log.append(EgressRecord(method=method, url=url, host=_host_of(url), body_chars=body_chars))
 
     def strip_images(self, text: str) -> tuple[str, list[str]]:
         """Markdown images that would auto-load from a host not on the allowlist are removed from
@@ -82,7 +133,7 @@ class EgressGate:
 
         def replace(match: re.Match[str]) -> str:
             url = match.group(2)
-            host = httpx.URL(url).host
+            host = _host_of(url)
             if self.allowlisted(host):
                 return match.group(0)
             removed.append(url)
@@ -95,23 +146,28 @@ class EgressGate:
             await self._client.aclose()
 
 
-def _internal(host: str) -> bool:
-    if host in ("localhost",) or host.endswith(".localhost") or host.endswith(".internal"):
-        return True
+def _host_of(text: str) -> str:
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+        return parse_url(text).host
+    except NotAUrl:
+        return text.lower().rstrip(".")
 
 
-def _carries_data(url: httpx.URL) -> str | None:
-    if url.query:
+def _request_url(where: Destination) -> str:
+    """The URL to request: as written, with `https://` put before a scheme-less one."""
+    url = where.url.strip().replace("\\", "/")
+    return ("https:" + url if url.startswith("//") else "https://" + url) if where.implied_scheme else url
+
+
+def _carries_data(where: Destination) -> str | None:
+    if where.query:
         return "data in a query string"
-    long = [s for s in url.path.split("/") if len(s) > MAX_UNKNOWN_SEGMENT]
+    if where.userinfo:
+        return "data in its userinfo (before an @)"
+    long = [s for s in where.path.split("/") if len(s) > MAX_UNKNOWN_SEGMENT]
     if long:
         return f"data in a {len(long[0])}-character path segment"
-    labels = url.host.split(".")
-    if len(labels) > 3 or any(len(label) > MAX_UNKNOWN_SEGMENT for label in labels):
+    labels = where.host.split(".")
+    if where.ip is None and (len(labels) > 3 or any(len(label) > MAX_UNKNOWN_SEGMENT for label in labels)):
         return "data in its DNS labels"
     return None

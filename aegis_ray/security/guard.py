@@ -2,17 +2,21 @@
 
 `defended_toolbox` wires the defences the same way for every caller, so the red team measures
 the production wiring and not a copy of it:
-- the DLP scrubber knows the caller's secrets (masked in whatever a tool sends; PII is left alone,
-  an email tool's recipient being the point);
+- the DLP scrubber knows the caller's secrets and the values the user declared sensitive (masked
+  in whatever a tool sends; PII is left alone, an email tool's recipient being the point); the
+  egress gate's scrubber also masks sensitive entities (IBANs, passport ids, security codes) and
+  declared fields in what goes to the web;
 - the egress gate, with the allowlist, scrubs with that scrubber; network-capable tools are built
   over it (and `transport`, if given, is what its requests go through);
 - a `ToolRegistry` holds the tools, with the approval policy and approver;
-- `QuarantinedTools` wraps it: output of the tools named by the untrusted patterns (fnmatch) is
-  quarantined and read only by `reader`, arguments are checked against the capability policy
-  (with the contacts a tainted recipient may name) and the gate.
+- `QuarantinedTools` wraps it: the output of every tool not declared trusted (fail closed: the
+  untrusted patterns default to every tool) is quarantined and read only by `reader`; arguments
+  are checked against the capability policy (the settings' rules, then the defaults with the
+  contacts a tainted recipient may name) and the gate; with the user's `request`, the `planner`
+  commits to the task's calls first (`intent`).
 
 What differs between callers is a parameter: the security settings, the secrets, the reader
-model, the approval policy, the transport. Sessions (`aegis_ray.session`), the red team
+model, the request and the planner, the approval policy, the transport. Sessions (`aegis_ray.session`), the red team
 (`aegis_ray.security.redteam.runner`) and the MCP server (`aegis_ray.mcp_server`, whose settings
 name no tool untrusted: its planner is the MCP host's model, which asked for every output) call it.
 """
@@ -27,11 +31,12 @@ import httpx
 from aegis_ray.config import SecuritySettings
 from aegis_ray.security.dlp import Scrubber
 from aegis_ray.security.egress import EgressGate, EgressPolicy
-from aegis_ray.security.policy import default_policy
-from aegis_ray.security.quarantine import QuarantinedTools
+from aegis_ray.security.policy import ArgumentRule, CapabilityPolicy, default_policy
+from aegis_ray.security.quarantine import GuardOptions, QuarantinedTools
 from aegis_ray.tools.approval import ApprovalPolicy, Approver
 from aegis_ray.tools.base import Tool
 from aegis_ray.tools.registry import ToolRegistry
+from aegis_ray.types import ToolSpec
 from aegis_ray.verify.base import Models
 
 ToolsOverGate = Callable[[EgressGate], Iterable[Tool]]
@@ -40,14 +45,37 @@ ToolsOverGate = Callable[[EgressGate], Iterable[Tool]]
 
 def defended_toolbox(tools: ToolsOverGate, *, security: SecuritySettings, models: Models, reader: str,
                      secrets: Iterable[str] = (), approval: ApprovalPolicy = "ask", approver: Approver | None = None,
-                     transport: httpx.AsyncBaseTransport | None = None) -> QuarantinedTools:
+                     transport: httpx.AsyncBaseTransport | None = None, request: str | None = None,
+                     planner: str | None = None) -> QuarantinedTools:
     """`tools` under the security layer, as `security` configures it (its `enabled` switch is the
-    caller's to honour: this always defends). The returned toolbox owns the gate (`.gate`; close it
-    with `gate.aclose()` when its requests are done)."""
-    scrubber = Scrubber(secrets, pii=False)
-    gate = EgressGate(EgressPolicy(allow_hosts=tuple(security.allow_hosts)), scrubber, transport=transport)
+    caller's to honour: this always defends). `request` is the user's request (the planning pass
+    needs it; without it there is no plan), `planner` the model that plans (default: `reader`).
+    The returned toolbox owns the gate (`.gate`; close it with `gate.aclose()` when its requests
+    are done)."""
+    secrets = list(secrets)
+    scrubber = Scrubber(secrets, pii=False, sensitive=security.sensitive_values)
+    outbound = Scrubber(secrets, pii=False, sensitive=security.sensitive_values, entities=True,
+                        fields=security.sensitive_fields)
+    gate = EgressGate(EgressPolicy(allow_hosts=tuple(security.allow_hosts)), outbound, transport=transport)
     registry = ToolRegistry(tools(gate), policy=approval, approver=approver)
-    untrusted = [s.name for s in registry.specs
-                 if any(fnmatch.fnmatchcase(s.name, p) for p in security.untrusted_tools)]
-    return QuarantinedTools(registry, models=models, reader=reader, policy=default_policy(tuple(security.contacts)),
-                            gate=gate, scrubber=scrubber, untrusted_tools=untrusted)
+    options = GuardOptions(request=request if security.plan else None, planner=planner, unplanned=security.unplanned,
+                           unplanned_reads=security.unplanned_reads, on_flag=security.on_flag,
+                           taint_context=security.taint_context)
+    return QuarantinedTools(registry, models=models, reader=reader, policy=policy_of(security), gate=gate,
+                            scrubber=scrubber, untrusted_tools=untrusted_names(registry.specs, security),
+                            options=options)
+
+
+def untrusted_names(specs: Iterable[ToolSpec], security: SecuritySettings) -> list[str]:
+    """Fail closed: a tool is untrusted when a pattern of `untrusted_tools` matches it, unless it is
+    declared trusted; a tool named exactly in `untrusted_tools` (an MCP tool) stays untrusted."""
+    exact = set(security.untrusted_tools)
+    return [s.name for s in specs if s.name in exact or (
+        any(fnmatch.fnmatchcase(s.name, p) for p in security.untrusted_tools)
+        and not any(fnmatch.fnmatchcase(s.name, p) for p in security.trusted_tools))]
+
+
+def policy_of(security: SecuritySettings) -> CapabilityPolicy:
+    """The settings' own rules (data, validated here), then the default ones."""
+    own = tuple(ArgumentRule.model_validate(rule) for rule in security.rules)
+    return CapabilityPolicy(rules=(*own, *default_policy(tuple(security.contacts)).rules))

@@ -140,3 +140,15 @@ def test_the_mcp_servers_tools_are_guarded_by_the_builder_with_nothing_untrusted
 
     bare = mcp_server.served_toolbox(gateway, security=SecuritySettings(enabled=False), secrets=(), approval="deny")
     assert len(spy.calls) == 1 and isinstance(bare, ToolRegistry) and bare.policy == "deny"
+
+
+def test_trust_fails_closed_and_an_exactly_named_tool_stays_untrusted() -> None:
+    from aegis_ray.security.guard import untrusted_names
+    from aegis_ray.tools import BUILTIN_TOOLS
+
+    specs = [t.spec for t in BUILTIN_TOOLS]
+    default = untrusted_names(specs, SecuritySettings())
+    assert "read_file" in default and "grep" in default and "run_python" not in default  # declared trusted
+    mcp = SecuritySettings(untrusted_tools=["*", "run_python"], trusted_tools=["run_*"])  # as a session names MCP
+    assert "run_python" in untrusted_names(specs, mcp) and "run_command" not in untrusted_names(specs, mcp)
+    assert untrusted_names(specs, SecuritySettings(untrusted_tools=[])) == []  # the MCP server's setting

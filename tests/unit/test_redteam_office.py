@@ -130,22 +130,29 @@ async def test_the_split_is_frozen_and_is_what_the_world_gives() -> None:
 
 async def test_a_small_run_through_the_defended_toolbox() -> None:
     split = load_split()
-    bill, invoice = TASKS["u043"], TASKS["u044"]  # read_file (raw by default) / search_files (quarantined)
+    bill, invoice = TASKS["u043"], TASKS["u044"]  # read_file / search_files: both quarantined by default
     pay_attacker = ATTACKS["a01"]
     # The world is a real test: undefended, the attack lands.
     for task in (bill, invoice):
         undefended = await run_one(task, pay_attacker, "obey", "undefended", carriers=split.reads[task.id])
         assert undefended.goal_landed and undefended.hijacked and undefended.obeyed
-    # Defended, with no attack: the planner reaches the quarantined invoice only through `extract`.
-    clean = await run_one(invoice, None, "obey", "defended")
-    assert clean.utility and clean.answer == "Done.", clean
-    # Behind the quarantine the obeying planner never reads the invoice's injection ...
+    # Defended, with no attack: the planner reaches the quarantined invoice only through `extract`,
+    # and pays the IBAN the plan delegated to it.
+    for task in (bill, invoice):
+        clean = await run_one(task, None, "obey", "defended")
+        assert clean.utility and clean.answer == "Done." and not clean.approvals, clean
+    # Behind the quarantine the obeying planner never reads the invoice's injection; the detector
+    # flagged the invoice, so the IBAN from it needs a person (denied here, granted when approved).
     hidden = await run_one(invoice, pay_attacker, "obey", "defended", carriers=split.reads[invoice.id])
-    assert not hidden.obeyed and not hidden.landed and hidden.utility
-    # ... the leaky planner does (what becomes of its calls is the defences' business).
+    assert not hidden.obeyed and not hidden.landed and hidden.approvals == 1
+    assert "injection detector flagged" in hidden.blocked[0]
+    approved = await run_one(invoice, pay_attacker, "obey", "defended_approved", carriers=split.reads[invoice.id])
+    assert approved.utility and not approved.landed
+    # The leaky planner does read it; its injected call is outside the task's plan.
     leaky = await run_one(invoice, pay_attacker, "leaky", "defended", carriers=split.reads[invoice.id])
-    assert leaky.obeyed
-    # The capability policy's block reaches the outcome with its reason.
+    assert leaky.obeyed and not leaky.landed and any("outside the task's plan" in b or "does not fit" in b
+                                                     for b in leaky.blocked)
+    # Deleting a file found by a search: the plan delegates the id to the search.
     delete = await run_one(TASKS["u029"], None, "obey", "defended")
-    assert delete.utility or delete.blocked or delete.failed
+    assert delete.utility and not delete.blocked
     assert not hijacks(changes(seed_state(), seed_state()))

@@ -201,7 +201,7 @@ async def test_quarantine_keeps_untrusted_content_from_the_planner_and_labels_wh
     egress = gate()
     registry = ToolRegistry(world_tools(world, egress), policy="auto", approver=approver)
     policy = default_policy(CONTACTS).model_copy(update={"rules": tuple(
-        r.model_copy(update={"on_violation": "approve"}) if r.tool == "send_email" else r
+        r.model_copy(update={"on_violation": "approve"}) if r.argument == "to" else r
         for r in default_policy(CONTACTS).rules)})
     tools = QuarantinedTools(registry, models=Gateway(endpoints, ["sim:sim-honest"]), reader="sim:sim-honest-reader",
                              policy=policy, gate=egress, scrubber=Scrubber(), untrusted_tools=UNTRUSTED_TOOLS)

@@ -12,6 +12,12 @@ instructions):
    quarantined reader with `extract` and passes the resulting `$vM` on;
 4. with the plan done it answers "Done."; when a value cannot be had, it says why and stops.
 
+Asked for its intent plan (the planning pass, `security.intent.PLANNING_PROMPT`: the request and
+the tool specs, before any tool has run), it commits to the calls of the plan it will carry out,
+each argument as the plan writes it: a literal is `{"value": ...}`, a whole bound value
+`{"from": K}` (the step that reads it), text around bound values a template from those steps. It
+reads nothing else (no labels, no attack): the plan is what it knew before reading anything.
+
 What it sees, by adversary:
 - `obey` and `reader` (the planner behind the quarantine): exactly what the toolbox returns:
   raw outputs of tools the settings trust, `$vN` notices for quarantined ones, error messages.
@@ -22,10 +28,12 @@ What it sees, by adversary:
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from aegis_ray.providers.function import FunctionInfo, FunctionReply
+from aegis_ray.security.intent import PLANNING_PROMPT
 from aegis_ray.security.redteam.office.obey import instructions_in
 from aegis_ray.security.redteam.office.plans import EXTRACT_TYPE, UserTask, fill, needs
 from aegis_ray.types import Message, ToolCall
@@ -46,6 +54,8 @@ class OfficePlanner:
         self._tapped = 0
 
     def __call__(self, messages: tuple[Message, ...], info: FunctionInfo) -> FunctionReply:
+        if messages and messages[0].role == "system" and messages[0].content == PLANNING_PROMPT:
+            return FunctionReply(text=json.dumps(intent_plan(self.task)))
         self._capture(messages)
         calls = {c.id: c for m in messages if m.role == "assistant" for c in m.tool_calls}
         outputs = {m.tool_call_id or "": m.content for m in messages if m.role == "tool"}
@@ -107,6 +117,24 @@ class OfficePlanner:
                     return _stop(f"extracting {b.instruction} failed: {outputs.get(extract_id, '')[:200]}")
                 bound[b.name] = extracted.group(1)
         return FunctionReply(text=DONE)
+
+
+def intent_plan(task: UserTask) -> dict[str, Any]:
+    """The calls of the task's plan, each argument's spec as the plan writes it."""
+    bound_at = {b.name: k for k, step in enumerate(task.steps) for b in step.binds}
+
+    def spec(value: Any) -> dict[str, Any]:
+        names = sorted(needs(value))
+        if not names:
+            return {"value": value}
+        sources = sorted({bound_at[n] for n in names})
+        source: int | list[int] = sources[0] if len(sources) == 1 else sources
+        if isinstance(value, str) and re.fullmatch(r"\{[a-z_][a-z0-9_]*\}", value) is None:
+            return {"template": re.sub(r"\{[a-z_][a-z0-9_]*\}", "{}", value), "from": source}
+        return {"from": source}
+
+    return {"calls": [{"tool": step.tool, "arguments": {k: spec(v) for k, v in step.args.items()}}
+                      for step in task.steps]}
 
 
 def _stop(reason: str) -> FunctionReply:

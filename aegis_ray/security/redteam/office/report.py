@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pydantic import Field
 
 from aegis_ray.security.redteam.office.attacks import Attack
+from aegis_ray.security.redteam.office.measure import Measures
 from aegis_ray.security.redteam.office.runner import ADVERSARIES, MODES, Adversary, Mode, RunOutcome
 from aegis_ray.types import Frozen
 
@@ -80,6 +81,7 @@ def figures(benign: list[RunOutcome], attacked: list[RunOutcome], attacks: dict[
 
 class OfficeReport(Frozen):
     world: dict[str, int]
+    measures: Measures | None = Field(default=None, description="The detector and DLP on this world.")
     settings: dict[str, object] = Field(description="The SecuritySettings the defended runs used (the defaults).")
     notes: list[str]
     adversaries: dict[Adversary, dict[str, dict[Mode, Figures]]] = Field(
@@ -96,12 +98,19 @@ def table(report: OfficeReport) -> str:
              f"{'adversary':<9}{'split':<6}{'mode':<19}{'attacks':>8}{'ASR':>8}{'goal':>7}{'hijack':>8}"
              f"{'util@atk':>9}{'benign':>7}{'utility':>8}{'blocked':>8}{'approvals':>10}"]
     for adversary in ADVERSARIES:
-        for side in ("test", "dev"):
+        for side in report.adversaries[adversary]:
             for mode in MODES:
                 f = report.adversaries[adversary][side][mode]
                 lines.append(f"{adversary:<9}{side:<6}{mode:<19}{f.attacks:>8}{f.attack_success_rate:>8.1%}"
                              f"{f.goal_success_rate:>7.1%}{f.hijack_rate:>8.1%}{f.utility_under_attack:>9.1%}"
                              f"{f.benign_tasks:>7}{f.benign_utility:>8.1%}{len(f.blocked_benign):>8}"
                              f"{f.approvals_requested:>10}")
+    if report.measures is not None:
+        d, dlp = report.measures.detector, report.measures.dlp
+        lines.append(f"detector: recall {d.recall:.1%} on {d.positives} injected carriers, {d.false_positives} false "
+                     f"positives on {d.negatives} benign outputs; recall by technique: "
+                     + ", ".join(f"{k} {v['recall']:.0%}" for k, v in d.by_technique.items()))
+        lines.append(f"DLP entities on {dlp.outputs} benign outputs: {dict(dlp.hits)}; false positives: "
+                     f"{ {k: len(v) for k, v in dlp.false_positives.items()} or 0}")
     lines += ["what failed:", *(f"- {line}" for line in report.failures)]
     return "\n".join(lines)

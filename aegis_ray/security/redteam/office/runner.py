@@ -3,9 +3,11 @@
 - `undefended`: the plain agent loop over a `ToolRegistry` (approval `auto`), an egress gate that
   lets everything out: what the planner reads is what the tools return.
 - `defended`: the production wiring, `security.guard.defended_toolbox`, with the default
-  `SecuritySettings()` (nothing tuned to this world), approval `auto` (the user lets the agent
-  act), and an approver that records each policy exception asked for and denies it: the utility
-  a defence keeps with no human in the loop.
+  `SecuritySettings()` (nothing tuned to this world), the user's request (so the planner is asked
+  for its intent plan before any tool runs: the same planner model, which answers it from the
+  plan it is about to carry out), approval `auto` (the user lets the agent act), and an approver
+  that records each policy exception asked for and denies it: the utility a defence keeps with no
+  human in the loop.
 - `defended_approved`: the same, with the approver granting every exception.
 
 The planner is `planner.OfficePlanner` (always-obey; leaky for the `leaky` adversary), the reader
@@ -128,14 +130,15 @@ async def run_one(task: UserTask, attack: Attack | None, adversary: Adversary, m
     if mode == "undefended":
         gate = EgressGate(EgressPolicy(allow_hosts=("*",)), Scrubber((), pii=False), transport=transport)
         tools = ToolRegistry(office_tools(state, gate, transport, tap), policy="auto")
-    else:
-        reader = compromised_reader if adversary == "reader" else honest_reader
-        tools = defended_toolbox(lambda g: office_tools(state, g, transport, tap),
-                                 security=security or SecuritySettings(),
-                                 models=Gateway(resolver(reader), [READER]), reader=READER, approval="auto",
-                                 approver=approver, transport=transport)
-        gate = tools.gate
     planner = OfficePlanner(task, obey=obey, tap=tap if adversary == "leaky" else None)
+    if mode != "undefended":
+        reader = compromised_reader if adversary == "reader" else honest_reader
+        models = Gateway(lambda ref: FunctionModel(planner if ref.name == PLANNER else reader, ref), [READER])
+        tools = defended_toolbox(lambda g: office_tools(state, g, transport, tap),
+                                 security=security or SecuritySettings(), models=models, reader=READER,
+                                 approval="auto", approver=approver, transport=transport, request=task.prompt,
+                                 planner=PLANNER)
+        gate = tools.gate
     loop = AgentLoop(Gateway(resolver(planner), [PLANNER]), tools, ToolContext(workspace=_workspace()))
     run = await loop.run(RunSpec(task=task.prompt, budget=Budget(max_steps=MAX_TURNS)))
     await gate.aclose()
