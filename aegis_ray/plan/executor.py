@@ -70,7 +70,10 @@ class Orchestration(Frozen):
 
 
 async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retries: int = 1,
-                       store: Store | None = None) -> PlanOutcome:
+                       store: Store | None = None, halt: Callable[[], Awaitable[None]] | None = None) -> PlanOutcome:
+    """Run the plan's steps as their dependencies finish. `halt` is awaited before each step starts
+    and raises to stop the plan there (the kill switch): steps running are cancelled, finished ones
+    stay recorded (with `store`), so the plan resumes without redoing them."""
     validate(plan)
     steps = {s.id: s for s in plan.steps}
     outcomes: dict[str, StepOutcome] = {}
@@ -83,6 +86,8 @@ async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retrie
             status, recorded = await store.effect_begin(key, plan_id)
             if status == "done" and recorded is not None:
                 return StepOutcome.model_validate_json(recorded).model_copy(update={"resumed": True})
+        if halt is not None:
+            await halt()
         started, error = time.monotonic(), None
         for tries in range(1, retries + 2):
             try:
@@ -111,18 +116,22 @@ async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retrie
                                                 error=f"depends on {failed}, which did not succeed")
                 block_dependents(step.id)
 
-    while len(outcomes) < len(steps):
-        for step in plan.steps:
-            ready = all(d in outcomes and outcomes[d].status == "done" for d in step.depends_on)
-            if step.id not in outcomes and step.id not in running and ready:
-                running[step.id] = asyncio.create_task(attempt(step))
-        if not running:
-            break
-        done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            outcome = task.result()
-            del running[outcome.step_id]
-            outcomes[outcome.step_id] = outcome
-            if outcome.status != "done":
-                block_dependents(outcome.step_id)
+    try:
+        while len(outcomes) < len(steps):
+            for step in plan.steps:
+                ready = all(d in outcomes and outcomes[d].status == "done" for d in step.depends_on)
+                if step.id not in outcomes and step.id not in running and ready:
+                    running[step.id] = asyncio.create_task(attempt(step))
+            if not running:
+                break
+            done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                outcome = task.result()  # raises what halted the plan
+                del running[outcome.step_id]
+                outcomes[outcome.step_id] = outcome
+                if outcome.status != "done":
+                    block_dependents(outcome.step_id)
+    finally:
+        for task in running.values():
+            task.cancel()
     return PlanOutcome(plan_id=plan_id, steps={s.id: outcomes[s.id] for s in plan.steps})

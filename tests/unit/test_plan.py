@@ -108,3 +108,30 @@ async def test_a_plan_resumes_without_redoing_finished_steps(tmp_path: Path) -> 
     await store.close()
     assert second.succeeded and sorted(ran) == ["e", "f"]  # a, b, c, d were already done
     assert second.steps["a"].resumed and not second.steps["e"].resumed
+
+
+async def test_the_kill_switch_halts_a_plan_before_its_next_step_and_it_resumes_after(tmp_path: Path) -> None:
+    from aegis_ray.control import KillSwitch, StoppedError, SwitchState, set_switch
+
+    store = await open_store(None, tmp_path)
+    switch = KillSwitch(store, max_age_s=0)
+    ran: list[str] = []
+
+    async def run(step: PlanStep, _: dict[str, str]) -> str:
+        ran.append(step.id)
+        if step.id == "b":  # the operator stops everything while the first wave runs
+            await set_switch(store, SwitchState.STOPPED)
+        else:
+            await asyncio.sleep(0.05)
+        return step.id
+
+    halt = lambda: switch.check("the plan's next step")  # noqa: E731
+    with pytest.raises(StoppedError, match="kill switch"):
+        await execute_plan(THREE_WAVES, run, plan_id="plan-k", retries=0, store=store, halt=halt)
+    assert "b" in ran and not {"d", "e", "f"} & set(ran)  # no step started after the flip
+    await set_switch(store, SwitchState.RUNNING)
+    first, ran[:] = list(ran), []
+    resumed = await execute_plan(THREE_WAVES, run, plan_id="plan-k", retries=0, store=store, halt=halt)
+    await store.close()
+    assert resumed.succeeded and resumed.steps["b"].resumed and "b" not in ran  # b finished: not redone
+    assert {"d", "e", "f"} <= set(ran) and len(ran) == len(set(ran)) and set(first) | set(ran) == set("abcdef")
