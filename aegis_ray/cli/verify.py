@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -28,10 +29,12 @@ if TYPE_CHECKING:  # the policy (scipy) and retrieval (numpy) load when a comman
     from aegis_ray.memory.embeddings import Embedder
     from aegis_ray.memory.retrieval import HybridIndex
     from aegis_ray.model_ref import ModelLike, ModelRef
-    from aegis_ray.verify import Layer, Verification, VerificationPolicy
+    from aegis_ray.verify import Judge, Layer, Models, Verification, VerificationPolicy
 
 ABSTAINED_EXIT_CODE = 3
 Equivalence = Literal["entailment", "embedding", "normalised"]
+ClaimsMode = Literal["detect", "repair"]
+EvidenceJudgeName = Literal["auto", "model", "offline"]
 LAYER_NAMES = ("best_of_n", "ensemble", "semantic_entropy", "cove", "claims")
 """The layers `--layers` offers (`aegis_ray.verify.policy.CHOSEN_LAYERS`, spelled out here so that
 the help needs no policy import), in the order the help lists them."""
@@ -77,18 +80,26 @@ def verify_claims(
     corpus: Annotated[Path | None, typer.Option(help="Directory of .txt/.md files to cite as evidence.")] = None,
     model: Model = None, judge: Judge = None, voter: Voters = None, answer: GivenAnswer = None,
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Passages retrieved per claim.")] = 3,
+    mode: Annotated[ClaimsMode, typer.Option(help="detect: judge the answer as given, any unsupported claim "
+                                                  "rejects it; repair: strip unsupported claims and say so.")] = (
+        "repair"),
+    evidence_judge: Annotated[EvidenceJudgeName | None, typer.Option(
+        help="Who judges claims against the corpus: the judge model, the offline evidence judge, or auto "
+             "(default: [verification] evidence_judge, auto).")] = None,
     calibration: Calibration = None, as_json: AsJson = False,
 ) -> None:
     """Decompose the answer into claims; support each by arithmetic, corpus evidence (cited) or
-    cross-model consensus; strip the rest; abstain unless what remains answers QUESTION."""
+    cross-model consensus; in repair mode strip the rest and abstain unless what remains answers
+    QUESTION, in detect mode abstain if any claim is not supported."""
     from aegis_ray.verify import ClaimsLayer
 
-    _run(question, model, judge, voter, answer, (ClaimsLayer(top_k=top_k),), calibration, corpus, as_json)
+    _run(question, model, judge, voter, answer, (ClaimsLayer(top_k=top_k, mode=mode),), calibration, corpus,
+         as_json, evidence_judge=evidence_judge)
 
 
 def _run(question: str, model: str | None, judge: str | None, voters: list[str] | None, answer: str | None,
          layers: tuple[Layer, ...], calibration: Path | None, corpus: Path | None, as_json: bool,
-         equivalence: Equivalence = "entailment") -> None:
+         equivalence: Equivalence = "entailment", evidence_judge: EvidenceJudgeName | None = None) -> None:
     from aegis_ray.runner import plan_models
     from aegis_ray.telemetry import configure_tracing
     from aegis_ray.verify import VerificationPolicy, plan_panel
@@ -103,9 +114,10 @@ def _run(question: str, model: str | None, judge: str | None, voters: list[str] 
     join_cluster(settings)  # the input is checked: Ray (and its status line) now, the embedder after
     embedder = _embedder(settings) if corpus or equivalence == "embedding" else None
     index = _index(passages, embedder)
+    choose = _evidence_judge(evidence_judge or settings.verification.evidence_judge, panel.judge, embedder)
     with simulator(panel.simulated and not settings.sim_url) as sim_url:
         result = asyncio.run(_verify_on_pool(settings, sim_url, panel.models, policy, question, panel.author,
-                                             answer, index, embedder))
+                                             answer, index, embedder, choose))
     if panel.simulated:
         simulated_notice(", ".join(m.name for m in panel.models if m.simulated))
     _report(result, as_json)
@@ -126,8 +138,10 @@ class AnswerCheck:
         """`result` with its answer verified on the cluster the run joined (abstained if it did not hold)."""
         author = as_model_ref(result.model)  # the model that answered, after any fallback
         embedder = _embedder(settings) if self.passages is not None else None
+        choose = _evidence_judge(settings.verification.evidence_judge, self.panel.judge, embedder)
         checked = await _verify_on_pool(settings, sim_url, (*self.panel.models, author), self.policy, result.task,
-                                        author, result.answer.text, _index(self.passages, embedder), embedder)
+                                        author, result.answer.text, _index(self.passages, embedder), embedder,
+                                        choose)
         status = RunStatus.ABSTAINED if checked.answer.abstained else result.status
         return result.model_copy(update={"answer": checked.answer, "status": status})
 
@@ -159,9 +173,30 @@ def _embedder(settings: Settings) -> Embedder | None:
         return None
 
 
+def _evidence_judge(choice: EvidenceJudgeName, judge: ModelRef, embedder: Embedder | None
+                    ) -> Callable[[Models], Judge | None]:
+    """Who judges claims against the corpus, once the models exist (None: the policy's judge model).
+    `auto` with a simulated judge: the simulator for claims about its fact table, the offline
+    evidence judge for every other text (the simulator would only check word containment)."""
+    from aegis_ray.verify import EvidenceJudge, LLMJudge, RoutedJudge
+
+    def build(models: Models) -> Judge | None:
+        if choice == "offline":
+            return EvidenceJudge(embedder)
+        if choice == "auto" and judge.simulated:
+            from aegis_ray.sim.facts import fact_table
+
+            return RoutedJudge(LLMJudge(models, judge), EvidenceJudge(embedder),
+                               knows=lambda text: fact_table().parse(text) is not None)
+        return None
+
+    return build
+
+
 async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple[ModelRef, ...],
                           policy: VerificationPolicy, question: str, author: ModelLike, answer: str | None,
-                          index: HybridIndex | None, embedder: Embedder | None) -> Verification:
+                          index: HybridIndex | None, embedder: Embedder | None,
+                          evidence_judge: Callable[[Models], Judge | None] | None = None) -> Verification:
     from actors.verifier_actor import VerifierPool
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.verify import verify as run_policy
@@ -169,7 +204,8 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
     join_cluster(settings)  # the command has joined already, as a rule; joining twice does nothing
     configure = endpoint_configurer(settings, sim_url)
     pool = VerifierPool({m.name: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size)
-    return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder)
+    return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder,
+                            evidence_judge=evidence_judge(pool) if evidence_judge else None)
 
 
 def _report(result: Verification, as_json: bool) -> None:

@@ -23,11 +23,12 @@ from aegis_ray.model_ref import ModelLike, ModelName
 from aegis_ray.types import Answer, Check, Frozen, RunState
 from aegis_ray.verify.base import CallCounter, Models, Outcome, counting_calls, method_run
 from aegis_ray.verify.best_of_n import CheckScorer, JudgeScorer, best_of_n
-from aegis_ray.verify.claims import ClaimVerifier, verify_claims
+from aegis_ray.verify.claims import ClaimVerifier, Mode, verify_claims
 from aegis_ray.verify.cove import chain_of_verification
 from aegis_ray.verify.ensemble import Quorum, ensemble
 from aegis_ray.verify.entropy import semantic_entropy
 from aegis_ray.verify.equivalence import EmbeddingSimilarity, Equivalence, LLMEntailment, NormalisedMatch
+from aegis_ray.verify.judges.protocol import Judge
 from aegis_ray.verify.prompts import answer_request
 from aegis_ray.verify.risk import load_calibration
 
@@ -66,6 +67,8 @@ class ClaimsLayer(Frozen):
     method: Literal["claims"] = "claims"
     top_k: int = Field(default=3, ge=1, le=20)
     consensus: bool = Field(default=True, description="Fall back to the voters when no evidence decides a claim.")
+    mode: Mode = Field(default="repair", description="detect: judge the answer as given (never rewritten); "
+                                                     "repair: strip unsupported claims and say so.")
 
 
 LayerKind = DeterministicLayer | EnsembleLayer | EntropyLayer | CoveLayer | BestOfNLayer | ClaimsLayer
@@ -107,7 +110,8 @@ class Verification(Frozen):
 
 async def verify(policy: VerificationPolicy, question: str, models: Models, author: ModelLike, *,
                  answer: str | None = None, index: HybridIndex | None = None, checks: Sequence[Check] = (),
-                 embedder: Embedder | None = None) -> Verification:
+                 embedder: Embedder | None = None, evidence_judge: Judge | None = None) -> Verification:
+    """`evidence_judge` judges claims against the corpus (default: the policy's judge model)."""
     counted = CallCounter(models)
     judge = LLMEntailment(counted, policy.judge) if policy.judge else None
     equivalence = _equivalence(policy, judge, embedder)
@@ -118,7 +122,7 @@ async def verify(policy: VerificationPolicy, question: str, models: Models, auth
             candidate = (await counted.complete(answer_request(question), [author])).text
         for layer in policy.layers:
             outcome = await _run_layer(layer, policy, question, candidate, counted, author, judge, equivalence,
-                                       index, tuple(checks))
+                                       index, tuple(checks), evidence_judge)
             candidate = candidate if candidate is not None else outcome.answer
             outcomes.append(outcome)
             if not outcome.accepted:
@@ -159,7 +163,8 @@ def _equivalence(policy: VerificationPolicy, judge: LLMEntailment | None, embedd
 
 async def _run_layer(layer: Layer, policy: VerificationPolicy, question: str, candidate: str | None, models: Models,
                      author: ModelLike, judge: LLMEntailment | None, equivalence: Equivalence,
-                     index: HybridIndex | None, checks: tuple[Check, ...]) -> Outcome:
+                     index: HybridIndex | None, checks: tuple[Check, ...],
+                     evidence_judge: Judge | None = None) -> Outcome:
     match layer:
         case DeterministicLayer():
             return _deterministic(question, candidate or "", checks)
@@ -187,9 +192,10 @@ async def _run_layer(layer: Layer, policy: VerificationPolicy, question: str, ca
             return picked
         case ClaimsLayer():
             assert judge is not None and policy.judge is not None
-            verifier = ClaimVerifier(models, judge, index=index, voters=policy.voters if layer.consensus else (),
-                                     author=author, top_k=layer.top_k)
-            return await verify_claims(question, candidate or "", models, verifier, decomposer=policy.judge)
+            verifier = ClaimVerifier(models, evidence_judge or judge, index=index, author=author, top_k=layer.top_k,
+                                     voters=policy.voters if layer.consensus else ())
+            return await verify_claims(question, candidate or "", models, verifier, decomposer=policy.judge,
+                                       mode=layer.mode)
 
 
 def _deterministic(question: str, candidate: str, checks: tuple[Check, ...]) -> Outcome:

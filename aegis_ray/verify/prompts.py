@@ -30,7 +30,8 @@ class VerifyTask(StrEnum):
 _INSTRUCTIONS: dict[VerifyTask, str] = {
     VerifyTask.ENTAILMENT: (
         "Decide whether the premise entails the hypothesis (read both in the light of the context, if "
-        "given). Reply with one word: entailment, contradiction or neutral."),
+        "given). Reply with one word: entailment, contradiction or neutral; you may add the probability, "
+        "from 0 to 1, that the premise supports the hypothesis (`entailment 0.9`)."),
     VerifyTask.DECOMPOSE: (
         "Break the answer into atomic, self-contained factual claims (each understandable without the "
         "question). Reply with one claim per line, nothing else; reply NONE if the answer makes no claim."),
