@@ -7,6 +7,12 @@
     openai-compatible:http://host:8000/v1:NAME  any OpenAI-compatible server (vLLM, Ollama, llama.cpp)
     sim:sim-honest                              Aegis's simulated model server (always labelled)
 
+A reference may pin a version: `MODEL@VERSION` names the provider's dated snapshot, and is the same
+reference as that dated name (`openai:gpt-4o-mini@2024-07-18` is `openai:gpt-4o-mini-2024-07-18`;
+`anthropic:claude-3-5-sonnet@20241022`, `gemini:gemini-1.5-flash@002`, `sim:sim-honest@2025-01-01`).
+`ModelRef.version` reads the pin back from either spelling; an unpinned reference follows whatever
+the provider's alias points at today.
+
 A reference is parsed once, where it enters (a flag, a request body, a settings file, a stored
 spec), into a `ModelRef`, and carried as one: fields typed `ModelName` take the text and hold the
 `ModelRef`, and serialize back to the text.
@@ -40,6 +46,15 @@ _OTEL_PROVIDER: dict[str, str] = {
     "anthropic": "anthropic",
     "gemini": "gcp.gemini",
     "sim": "aegis.sim",
+}
+# How each provider dates its snapshots: `@VERSION` becomes the `-VERSION` suffix matched here.
+_OPENAI_DATE = re.compile(r"-(\d{4}-\d{2}-\d{2})$")
+_VERSION: dict[str, tuple[re.Pattern[str], str]] = {
+    "openai": (_OPENAI_DATE, "YYYY-MM-DD"),
+    "openai-responses": (_OPENAI_DATE, "YYYY-MM-DD"),
+    "sim": (_OPENAI_DATE, "YYYY-MM-DD"),
+    "anthropic": (re.compile(r"-(\d{8})$"), "YYYYMMDD"),
+    "gemini": (re.compile(r"-(\d{3})$"), "NNN (e.g. 002)"),
 }
 _COMPATIBLE = re.compile(r"^openai-compatible:(https?://[^/:\s]+(?::\d+)?(?:/[^:\s]*)?):(.+)$")
 
@@ -78,6 +93,17 @@ class ModelRef(BaseModel):
         if self.provider == "openai-compatible":
             return f"openai-compatible:{self.base_url}:{self.model}"
         return f"{self.provider}:{self.model}"
+
+    @property
+    def version(self) -> str | None:
+        """The pinned version (the provider's snapshot date or number), None when unpinned."""
+        found = _VERSION.get(self.provider)
+        match = found[0].search(self.model) if found else None
+        return match.group(1) if match else None
+
+    @property
+    def pinned(self) -> bool:
+        return self.version is not None
 
     @property
     def protocol(self) -> WireProtocol:
@@ -124,7 +150,23 @@ def parse_model_ref(text: str) -> ModelRef:
             hint="use provider:model with provider one of openai, openai-responses, anthropic, gemini, sim, "
             "or openai-compatible:<url>:<model>",
         )
-    return ModelRef(provider=provider, model=model.strip())  # type: ignore[arg-type]
+    return ModelRef(provider=provider, model=_pinned(provider, model.strip(), text))  # type: ignore[arg-type]
+
+
+def _pinned(provider: str, model: str, text: str) -> str:
+    """`MODEL@VERSION` as the provider's dated model name; a name without `@` as it is."""
+    name, sep, version = (part.strip() for part in model.partition("@"))
+    if not sep:
+        return model
+    pattern, shape = _VERSION[provider]
+    if provider == "anthropic":
+        version = version.replace("-", "")  # 2024-10-22 and 20241022 name the same snapshot
+    dated = f"{name}-{version}"
+    match = pattern.search(dated)
+    if not name or match is None or match.start() != len(name):
+        raise UnknownModelError(f"cannot pin model '{text}'", model=text,
+                                hint=f"write the version of a {provider} model as {shape}: {provider}:MODEL@VERSION")
+    return dated
 
 
 

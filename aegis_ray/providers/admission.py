@@ -17,7 +17,9 @@ process holds a `LeasedAdmission` and calls the model itself:
   a time. A healthy lease never outlives half the breaker's cool-down, so none is still alive when
   a half-open trial is claimed.
 - Calls, usage and cost flow back in **reports**: with the next lease, claim or settle, or at most
-  `report_s` after the call.
+  `report_s` after the call. A report also carries each call's `CallSample` (its time, latency,
+  error, cost), which the authority adds to the endpoint's `CallWindow`: the cluster-wide
+  measurements SLOs and drift are judged on (`aegis_ray.control.slo`), with no extra message.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aegis_ray.config import WindowPolicy
 from aegis_ray.errors import AegisError
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.resilience import (
@@ -41,9 +44,14 @@ from aegis_ray.providers.resilience import (
     attempt_outcome,
     settling,
 )
+from aegis_ray.providers.window import CallSample, CallWindow
 from aegis_ray.types import Usage
 
 logger = logging.getLogger(__name__)
+
+
+MAX_SAMPLES = 4096
+"""Most samples a report holds: an authority out of reach for long loses the oldest (counters are kept)."""
 
 
 class CallReport(BaseModel):
@@ -57,11 +65,14 @@ class CallReport(BaseModel):
     attempts: int = 0
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    samples: tuple[CallSample, ...] = Field(default=(), exclude=True, description=(
+        "Each call's sample, for the endpoint's window; the newest `MAX_SAMPLES` when reports pile up."))
 
     def __add__(self, other: CallReport) -> CallReport:
         return CallReport(calls=self.calls + other.calls, succeeded=self.succeeded + other.succeeded,
                           failed=self.failed + other.failed, attempts=self.attempts + other.attempts,
-                          usage=self.usage + other.usage, cost_usd=self.cost_usd + other.cost_usd)
+                          usage=self.usage + other.usage, cost_usd=self.cost_usd + other.cost_usd,
+                          samples=(self.samples + other.samples)[-MAX_SAMPLES:])
 
     @property
     def empty(self) -> bool:
@@ -95,6 +106,7 @@ class Admission(Protocol):
     def attempt(self) -> AbstractAsyncContextManager[None]: ...
     def record(self, report: CallReport) -> None: ...
     async def stats(self) -> EndpointStats: ...
+    async def window(self) -> CallWindow: ...
     async def aclose(self) -> None: ...
 
 
@@ -102,12 +114,13 @@ class EndpointAuthority:
     """The limits, breaker and counters of one endpoint: an `Admission` for calls made here, and
     the `Authority` every `LeasedAdmission` leases from."""
 
-    def __init__(self, config: EndpointConfig) -> None:
+    def __init__(self, config: EndpointConfig, window: WindowPolicy | None = None) -> None:
         self.model = config.ref.name
         self.breaker = CircuitBreaker(config.breaker, self.model)
         self.limiter = RateLimiter(config.rate_limit)
         self.lease_s = min(config.lease.valid_s, config.breaker.cooldown_s / 2)
         self._totals = CallReport()
+        self._window = CallWindow(policy=window or WindowPolicy())
 
     async def admit(self, tokens: int) -> None:
         await self.limiter.acquire(tokens)
@@ -116,11 +129,18 @@ class EndpointAuthority:
         return self.breaker.guard()
 
     def record(self, report: CallReport) -> None:
+        if report.samples:
+            self._window.add(report.samples)
+            report = report.model_copy(update={"samples": ()})
         self._totals += report
 
     async def stats(self) -> EndpointStats:
         return EndpointStats(model=self.model, **self._totals.model_dump(), breaker=self.breaker.snapshot(),
                              rate_limit_wait_s=self.limiter.waited_s)
+
+    async def window(self) -> CallWindow:
+        """The endpoint's calls by time, as reported so far."""
+        return self._window
 
     async def aclose(self) -> None:
         """Nothing to hand back: the counters are here."""
@@ -156,6 +176,7 @@ class Authority(Protocol):
     async def settle(self, is_trial: bool, outcome: AttemptOutcome, report: CallReport) -> None: ...
     async def report(self, report: CallReport) -> None: ...
     async def stats(self) -> EndpointStats: ...
+    async def window(self) -> CallWindow: ...
 
 
 class LeasedAdmission:
@@ -265,6 +286,10 @@ class LeasedAdmission:
     async def stats(self) -> EndpointStats:
         await self.flush()
         return await self._authority.stats()
+
+    async def window(self) -> CallWindow:
+        await self.flush()
+        return await self._authority.window()
 
     async def aclose(self) -> None:
         """Hand in what is pending; an unreachable authority loses it (and says so in the log)."""

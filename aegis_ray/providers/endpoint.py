@@ -17,6 +17,7 @@ from aegis_ray.providers.admission import Admission, CallReport, EndpointAuthori
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.pricing import cost_usd
 from aegis_ray.providers.resilience import retrying
+from aegis_ray.providers.window import CallSample, CallWindow
 from aegis_ray.types import Completion, ModelRequest, StreamEnd, StreamEvent
 
 
@@ -46,15 +47,21 @@ class ModelEndpoint:
 
     def _finish(self, completion: Completion, started: float, attempts: int) -> Completion:
         cost = cost_usd(self.config.price(completion.response_model), completion.usage)
-        self.admission.record(CallReport(calls=1, succeeded=1, attempts=attempts, usage=completion.usage,
-                                         cost_usd=cost or 0.0))
+        latency = time.perf_counter() - started
+        usage = completion.usage
+        sample = CallSample(at=time.time(), latency_s=latency, cost_usd=cost or 0.0,
+                            tokens=usage.input_tokens + usage.output_tokens,
+                            refused=completion.finish_reason == "content_filter")
+        self.admission.record(CallReport(calls=1, succeeded=1, attempts=attempts, usage=usage,
+                                         cost_usd=cost or 0.0, samples=(sample,)))
         return completion.model_copy(update={
-            "cost_usd": cost, "latency_s": time.perf_counter() - started, "attempts": attempts,
+            "cost_usd": cost, "latency_s": latency, "attempts": attempts,
             "simulated": self.config.ref.simulated,
         })
 
-    def _failed(self, attempts: int) -> None:
-        self.admission.record(CallReport(calls=1, failed=1, attempts=attempts))
+    def _failed(self, attempts: int, started: float, error: ProviderError) -> None:
+        sample = CallSample(at=time.time(), latency_s=time.perf_counter() - started, error=type(error).__name__)
+        self.admission.record(CallReport(calls=1, failed=1, attempts=attempts, samples=(sample,)))
 
     async def _admit(self, request: ModelRequest, *, stream: bool) -> float:
         check_capabilities(self.name, self.capabilities, request, stream=stream)
@@ -70,8 +77,8 @@ class ModelEndpoint:
                     attempts += 1
                     async with self.admission.attempt():
                         completion = await self._adapter.complete(request)
-        except ProviderError:
-            self._failed(attempts)
+        except ProviderError as error:
+            self._failed(attempts, started, error)
             raise
         return self._finish(completion, started, attempts)
 
@@ -95,12 +102,16 @@ class ModelEndpoint:
                                 event = StreamEnd(completion=self._finish(event.completion, started, attempts))
                             delivered = True
                             yield event
-        except ProviderError:
-            self._failed(attempts)
+        except ProviderError as error:
+            self._failed(attempts, started, error)
             raise
 
     async def stats(self) -> EndpointStats:
         return await self.admission.stats()
+
+    async def window(self) -> CallWindow:
+        """This endpoint's calls by time (cluster-wide when leased from a `ProviderActor`)."""
+        return await self.admission.window()
 
     async def aclose(self) -> None:
         await self.admission.aclose()

@@ -5,10 +5,15 @@ The gateway tries the models of a chain in order. A model that fails with a prov
 (a malformed request, malformed tool arguments from the model) surface at once. Each model tried
 gets a GenAI span. Endpoints come from a resolver, so the same gateway runs over in-process
 `ModelEndpoint`s or over `ProviderActor`s shared across a Ray cluster.
+
+Two hooks govern calls: a `Gate` checks each model call before it is sent and accounts for it after
+(the cost governor), and a `Router` chooses the models a call tries when it names none (canary
+routing puts the candidate first for its share of calls) and hears how each model tried fared.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
@@ -43,6 +48,14 @@ class Gate(Protocol):
     async def settle(self, hold: Any, completion: Completion | None) -> None: ...
 
 
+class Router(Protocol):
+    """Chooses the models of a call that names none, and hears how each model tried fared
+    (`aegis_ray.control.canary.CanaryRouter`). `route` runs on every such call: no I/O."""
+
+    def route(self, chain: tuple[ModelRef, ...], request: ModelRequest) -> tuple[ModelRef, ...]: ...
+    async def observe(self, ref: ModelRef, latency_s: float, error: ProviderError | None) -> None: ...
+
+
 def _hands_over(error: ProviderError) -> bool:
     return not isinstance(error, ProviderRequestError | MalformedToolArgumentsError)
 
@@ -52,31 +65,46 @@ def _give_up(errors: dict[str, AegisError]) -> AegisError:
 
 
 class Gateway:
-    def __init__(self, resolve: EndpointResolver, chain: Sequence[ModelRef | str], gate: Gate | None = None) -> None:
+    def __init__(self, resolve: EndpointResolver, chain: Sequence[ModelRef | str], gate: Gate | None = None,
+                 router: Router | None = None) -> None:
         if not chain:
             raise BadInputError("the gateway needs at least one model", hint="pass --model or set AEGIS_MODEL")
         self._resolve = resolve
         self.chain: tuple[ModelRef, ...] = tuple(map(as_model_ref, chain))
         self.gate = gate
+        self.router = router
 
     def gated(self, gate: Gate | None) -> Gateway:
         """The same gateway with every call checked by `gate` (a budget)."""
-        return Gateway(self._resolve, self.chain, gate)
+        return Gateway(self._resolve, self.chain, gate, self.router)
 
-    def _models(self, models: Sequence[ModelRef | str] | None) -> tuple[ModelRef, ...]:
-        """The models to try: `models` (validated up front) or the chain."""
-        return tuple(map(as_model_ref, models)) if models else self.chain
+    def routed(self, router: Router | None) -> Gateway:
+        """The same gateway with the models of calls that name none chosen by `router` (a canary)."""
+        return Gateway(self._resolve, self.chain, self.gate, router)
+
+    def _models(self, models: Sequence[ModelRef | str] | None, request: ModelRequest | None = None
+                ) -> tuple[ModelRef, ...]:
+        """The models to try: `models` (validated up front), or the chain as the router routes it."""
+        if models:
+            return tuple(map(as_model_ref, models))
+        return self.router.route(self.chain, request) if self.router and request is not None else self.chain
+
+    async def _observe(self, ref: ModelRef, started: float, error: ProviderError | None) -> None:
+        if self.router:
+            await self.router.observe(ref, time.perf_counter() - started, error)
 
     async def complete(self, request: ModelRequest, models: Sequence[ModelRef | str] | None = None) -> Completion:
         errors: dict[str, AegisError] = {}
-        for ref in self._models(models):
+        for ref in self._models(models, request):
             with model_call_span(ref.name, ref.otel_provider, request) as span:
                 hold = await self.gate.reserve(ref, request) if self.gate else None
                 completion = None
+                started = time.perf_counter()
                 try:
                     completion = await self._resolve(ref).complete(request)
                 except ProviderError as error:
                     record_error(span, error)
+                    await self._observe(ref, started, error)
                     if not _hands_over(error):
                         raise
                     errors[ref.name] = error
@@ -85,6 +113,7 @@ class Gateway:
                     if self.gate:
                         await self.gate.settle(hold, completion)
                 record_completion(span, completion)
+                await self._observe(ref, started, None)
                 return completion
         raise _give_up(errors)
 
@@ -92,21 +121,24 @@ class Gateway:
                      models: Sequence[ModelRef | str] | None = None) -> AsyncIterator[StreamEvent]:
         """Stream from the first model that starts answering; hand over only before any output."""
         errors: dict[str, AegisError] = {}
-        for ref in self._models(models):
+        for ref in self._models(models, request):
             delivered = False
             with model_call_span(ref.name, ref.otel_provider, request) as span:
                 hold = await self.gate.reserve(ref, request) if self.gate else None
                 completion = None
+                started = time.perf_counter()
                 try:
                     async for event in self._resolve(ref).stream(request):
                         if isinstance(event, StreamEnd):
                             completion = event.completion
                             record_completion(span, event.completion)
+                            await self._observe(ref, started, None)
                         delivered = True
                         yield event
                     return
                 except ProviderError as error:
                     record_error(span, error)
+                    await self._observe(ref, started, error)
                     if delivered or not _hands_over(error):
                         raise
                     errors[ref.name] = error
