@@ -25,7 +25,7 @@ from aegis_ray.cli.common import (
     store_call,
 )
 from aegis_ray.cli.interrupt import interruptible
-from aegis_ray.cli.session_run import session_spec
+from aegis_ray.cli.session_run import agent_profile, session_spec
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError
 from aegis_ray.model_ref import ModelRef
@@ -49,7 +49,10 @@ def chat(
                                                                "http://HOST:PORT/mcp (repeatable).")] = None,
     approve: Annotated[ApprovalPolicy | None, typer.Option(help="Writing and executing tools: ask, auto or deny "
                                                                "(default AEGIS_APPROVAL, else ask).")] = None,
-    max_steps: Annotated[int, typer.Option(min=1, help="Model turns at most per message.")] = 20,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Model turns at most per message (default: the "
+                                                               "profile's, else 20).")] = None,
+    profile: Annotated[str | None, typer.Option(help="An agent profile for a new chat (coding, research, sre, or "
+                                                    "your own in ~/.aegis/profiles): tools, prompt, budgets.")] = None,
 ) -> None:
     """Chat with an agent in a sandboxed workspace: answers streamed, tool calls shown, approvals
     asked inline; /help lists the commands. Ctrl-C cancels a turn, Ctrl-D exits."""
@@ -62,6 +65,7 @@ def chat(
     from aegis_ray.tools.mcp_client import server_from_flag
 
     settings = load_settings()
+    agent = agent_profile(settings, profile)
     with interruptible() as interrupt:
         found = store_call(settings, lambda store: find_conversation(store, resume)) if resume else None
         if found is not None:
@@ -74,7 +78,8 @@ def chat(
         else:
             chain = plan_models(settings, model, (), SIMULATED_CODER_MODEL).chain
             conversation = Conversation(run_id=new_id("run"), spec=None, session=session_spec(
-                settings, chain, workspace, approve or settings.approval, mcp=mcp or (), live=True))
+                settings, chain, workspace, approve or (agent and agent.approval) or settings.approval, mcp=mcp or (),
+                live=True, tools=agent.tools if agent else None))
         make_sandbox(conversation.session.sandbox_backend, conversation.session.sandbox_image)  # fails now (exit 2)
         check_simulated_models(settings, conversation.session.models)
         simulated = any(m.simulated for m in conversation.session.models)
@@ -83,13 +88,14 @@ def chat(
         with simulator(simulated and not settings.sim_url) as sim_url:
             interrupt.check()
             sim_url = sim_url or settings.sim_url
-            code = asyncio.run(_chat(settings, conversation, endpoint_configurer(settings, sim_url),
-                                     Budget(max_steps=max_steps), sim_url, resumed=found is not None))
+            budget = agent.budget_with(max_steps) if agent else Budget(max_steps=max_steps or 20)
+            code = asyncio.run(_chat(settings, conversation, endpoint_configurer(settings, sim_url), budget, sim_url,
+                                     resumed=found is not None, system_prompt=agent.system_prompt if agent else None))
     raise typer.Exit(code)
 
 
 async def _chat(settings: Settings, conversation: Conversation, configure: Callable[[ModelRef], Any],
-                budget: Budget, sim_url: str | None, *, resumed: bool) -> int:
+                budget: Budget, sim_url: str | None, *, resumed: bool, system_prompt: str | None = None) -> int:
     from aegis_ray.cli.chat_repl import ChatRepl
     from aegis_ray.store import open_store
 
@@ -100,7 +106,7 @@ async def _chat(settings: Settings, conversation: Conversation, configure: Calla
            "Ctrl-D to exit")
     if any(m.simulated for m in session.chain):
         simulated_notice(session.chain[0].name)
-    repl = ChatRepl(settings, store, conversation, configure, budget, sim_url=sim_url)
+    repl = ChatRepl(settings, store, conversation, configure, budget, sim_url=sim_url, system_prompt=system_prompt)
     try:
         if resumed:
             await repl.recap()

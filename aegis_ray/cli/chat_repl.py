@@ -64,7 +64,8 @@ async def find_conversation(store: Store, ref: str) -> Conversation:
 
 class ChatRepl:
     def __init__(self, settings: Settings, store: Store, conversation: Conversation,
-                 configure: Callable[[ModelRef], Any], budget: Budget, *, sim_url: str | None) -> None:
+                 configure: Callable[[ModelRef], Any], budget: Budget, *, sim_url: str | None,
+                 system_prompt: str | None = None) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
 
@@ -73,6 +74,7 @@ class ChatRepl:
         self.conversation = conversation
         self.configure = configure
         self.budget = budget
+        self.system_prompt = system_prompt  # an agent profile's (`--profile`); None: the loop's own
         self.sim_url = sim_url
         settings.home.mkdir(parents=True, exist_ok=True)
         self.prompt: PromptSession[str] = PromptSession(history=FileHistory(str(settings.home / "chat_history")))
@@ -148,7 +150,7 @@ class ChatRepl:
 
         conversation = self.conversation
         first = conversation.spec is None
-        spec = RunSpec(task=text, budget=self.budget) if first else conversation.spec
+        spec = RunSpec(task=text, budget=self.budget, system_prompt=self.system_prompt) if first else conversation.spec
         assert spec is not None
         await self._start_actor()
         self.turn = asyncio.create_task(drive_session(

@@ -114,11 +114,14 @@ def test_without_a_terminal_a_run_parks_and_resumes_after_approve(cluster_addres
 
 
 def test_orchestrate_plans_a_goal_and_runs_its_steps(cluster_address: str, tmp_path: Path) -> None:
-    from aegis_ray.plan import Orchestration
+    from aegis_ray.plan.patterns import SynthesisedOrchestration
 
     result = aegis("orchestrate", "Who wrote Dune, and what is the capital of Peru?", "--json",
                    env=clean_env(RAY_ADDRESS=cluster_address), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    orchestration = Orchestration.model_validate_json(result.stdout)
+    orchestration = SynthesisedOrchestration.model_validate_json(result.stdout)
     assert [s.task for s in orchestration.plan.steps] == ["Who wrote Dune?", "What is the capital of Peru?"]
     assert orchestration.outcome.succeeded and orchestration.outcome.steps["s1"].output == "Frank Herbert."
+    synthesis = orchestration.synthesis
+    assert synthesis is not None and synthesis.used == ("s1", "s2")
+    assert synthesis.label.tainted and synthesis.label.sources == {"agent:s1", "agent:s2"}
