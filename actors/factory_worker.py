@@ -22,6 +22,7 @@ import ray
 
 from actors.placement import NodeRing, claim_endpoints, this_node
 from actors.registry import ClusterModels
+from aegis_ray.agent_jobs import run_agent_job
 from aegis_ray.config import load_settings
 from aegis_ray.control.budget import spend_gate
 from aegis_ray.factory import DrainStats, WorkerOptions, drain
@@ -29,15 +30,16 @@ from aegis_ray.model_ref import ModelRef
 from aegis_ray.providers import EndpointConfig, Gateway
 from aegis_ray.providers.adapters import preload
 from aegis_ray.runner import answer_task
-from aegis_ray.session_job import SessionJob, run_session_job
 from aegis_ray.store import Store, open_store
+from aegis_ray.telemetry import flush_telemetry, span_of
+from aegis_ray.tracing import TraceCarrier, remote_span
 from aegis_ray.types import RunResult, RunSpec
 
 
 async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], EndpointConfig], worker: str,
                                 options: WorkerOptions, stop: asyncio.Event | None = None) -> DrainStats:
     """`drain` (until `stop` is set), each job answered through the cluster's shared ProviderActors
-    (or, for a job that carries a session, run as an agent session in this process), within the
+    (or, for agent work, a session or a plan, run in this process: `aegis_ray.agent_jobs`), within the
     cost governor's limits for the job's tenant."""
     settings = load_settings()
     async with ClusterModels(configure) as models:
@@ -46,12 +48,14 @@ async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], En
             return chain.gated(spend_gate(store, settings.budgets, spec.tenant, settings.prices))
 
         async def answer(spec: RunSpec) -> RunResult:
-            return await answer_task(gateway(spec), spec)
+            with span_of("factory job", {"aegis.job.kind": "answer"}):
+                return await answer_task(gateway(spec), spec)
 
-        async def session(spec: RunSpec, job: dict[str, Any]) -> RunResult:
-            return await run_session_job(spec, SessionJob.model_validate(job), gateway(spec))
+        async def agent_work(spec: RunSpec, payload: dict[str, Any]) -> RunResult:
+            with span_of("factory job", {"aegis.job.kind": "session" if "session" in payload else "plan"}):
+                return await run_agent_job(spec, payload, gateway(spec))
 
-        return await drain(store, answer, worker, options, stop, sessions=session)
+        return await drain(store, answer, worker, options, stop, agents=agent_work)
 
 
 @ray.remote(num_cpus=0, scheduling_strategy="SPREAD")
@@ -63,14 +67,18 @@ class FactoryWorker:
         self._home = Path(home)
         self._stop = asyncio.Event()
 
-    async def drain(self, options: WorkerOptions) -> DrainStats:
+    async def drain(self, options: WorkerOptions, trace: TraceCarrier | None = None) -> DrainStats:
+        """`trace`: the driver's trace context, which each job's span joins."""
         store = await open_store(self._database_url, self._home)
         try:
             name = f"worker:{this_node()[:12]}:{ray.get_runtime_context().get_actor_id()[:12]}:{os.getpid()}"
-            return await drain_through_cluster(store, lambda ref: self._endpoints[ref.name], name, options,
-                                               self._stop)
+            with remote_span(trace, "factory drain", {"aegis.worker": name}):
+                return await drain_through_cluster(store, lambda ref: self._endpoints[ref.name], name, options,
+                                                   self._stop)
         finally:
             await store.close()
+            if trace is not None:
+                await asyncio.to_thread(flush_telemetry)
 
     async def stop(self) -> None:
         """End the drain now: it claims no more jobs and hands back those it holds, then returns."""

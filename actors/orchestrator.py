@@ -19,12 +19,16 @@ from ray.exceptions import RayActorError, RayError, RayTaskError
 
 from actors.placement import NodeRing, claim_endpoints, on_node, this_node
 from actors.registry import ClusterModels
+from aegis_ray.control.switch import KillSwitch
 from aegis_ray.errors import AegisError
 from aegis_ray.model_ref import ModelRef
 from aegis_ray.plan import Orchestration, PlanOutcome, StepResult, execute_plan, make_plan
+from aegis_ray.plan.executor import step_prompt
 from aegis_ray.providers import EndpointConfig
 from aegis_ray.runner import answer_task
 from aegis_ray.store import open_store
+from aegis_ray.telemetry import flush_telemetry
+from aegis_ray.tracing import TraceCarrier, inject, remote_span
 from aegis_ray.types import Plan, PlanStep, RunSpec, new_id
 
 NODE_LOSS_RETRIES = 3
@@ -36,13 +40,6 @@ class StepLostError(AegisError):
     """A step's worker or node died more often than Ray retries it."""
 
 
-def step_prompt(step: PlanStep, inputs: dict[str, str]) -> str:
-    if not inputs:
-        return step.task
-    context = "\n".join(f"[{step_id}] {output}" for step_id, output in inputs.items())
-    return f"Results of earlier steps:\n{context}\n\nTask: {step.task}"
-
-
 async def answer_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[str, EndpointConfig],
                       chain: tuple[ModelRef, ...]) -> str:
     async with ClusterModels(lambda ref: endpoints[ref.name]) as models:
@@ -51,8 +48,11 @@ async def answer_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[st
 
 @ray.remote(num_cpus=0, max_retries=NODE_LOSS_RETRIES)
 def run_plan_step(step: PlanStep, inputs: dict[str, str], endpoints: dict[str, EndpointConfig],
-                  chain: tuple[ModelRef, ...]) -> StepResult:
-    output = asyncio.run(answer_step(step, inputs, endpoints, chain))
+                  chain: tuple[ModelRef, ...], trace: TraceCarrier | None = None) -> StepResult:
+    with remote_span(trace, "plan step", {"aegis.plan.step": step.id}):
+        output = asyncio.run(answer_step(step, inputs, endpoints, chain))
+    if trace is not None:
+        flush_telemetry()
     return StepResult(output=output, node=this_node())
 
 
@@ -63,21 +63,32 @@ class Orchestrator:
         self._endpoints, self._chain = endpoints, chain
         self._database_url, self._home = database_url, Path(home)
 
-    async def run(self, plan: Plan, plan_id: str, retries: int = 1) -> PlanOutcome:
+    async def run(self, plan: Plan, plan_id: str, retries: int = 1, trace: TraceCarrier | None = None) -> PlanOutcome:
+        """`trace`: the driver's trace context, which the plan's steps join."""
+        try:
+            with remote_span(trace, "orchestrator run", {"aegis.plan.id": plan_id}):
+                return await self._run(plan, plan_id, retries)
+        finally:
+            if trace is not None:  # the driver ends this actor as soon as it has the outcome
+                await asyncio.to_thread(flush_telemetry)
+
+    async def _run(self, plan: Plan, plan_id: str, retries: int) -> PlanOutcome:
         store = await open_store(self._database_url, self._home)
         nodes = NodeRing()
 
         async def run_step(step: PlanStep, inputs: dict[str, str]) -> StepResult:
             placed = run_plan_step.options(scheduling_strategy=nodes.next())
             try:
-                return await placed.remote(step, inputs, self._endpoints, self._chain)
+                return await placed.remote(step, inputs, self._endpoints, self._chain, inject())
             except RayTaskError as error:
                 raise (error.cause if isinstance(error.cause, AegisError) else error) from None
             except RayError as error:  # its worker or node died more often than Ray retries
                 raise StepLostError(f"step {step.id} was lost with its node: {error}") from None
 
         try:
-            return await execute_plan(plan, run_step, plan_id=plan_id, retries=retries, store=store)
+            switch = KillSwitch(store)
+            return await execute_plan(plan, run_step, plan_id=plan_id, retries=retries, store=store,
+                                      halt=lambda: switch.check(f"the next step of plan {plan_id}"))
         finally:
             await store.close()
 
@@ -111,7 +122,7 @@ async def run_plan(orchestrator: ray.actor.ActorHandle, plan: Plan, plan_id: str
     restarts = 0
     while True:
         try:
-            return await orchestrator.run.remote(plan, plan_id, retries)
+            return await orchestrator.run.remote(plan, plan_id, retries, inject())
         except RayActorError:
             restarts += 1
             if restarts > ORCHESTRATOR_RESTARTS:

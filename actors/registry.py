@@ -32,6 +32,8 @@ from aegis_ray.providers.endpoint import ModelEndpoint
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.gateway import EndpointCache, Gateway
 from aegis_ray.providers.resilience import AttemptOutcome
+from aegis_ray.providers.window import CallWindow
+from aegis_ray.tracing import inject
 from aegis_ray.types import Completion, ModelRequest, StreamEvent
 
 
@@ -80,9 +82,32 @@ def release_provider_actors(base_url: str, configure: Callable[[ModelRef], Endpo
         if actor_name(config) != name or not (config.base_url or "").startswith(prefix):
             continue
         with contextlib.suppress(ValueError, RayActorError):
-            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            handle = ray.get_actor(name, namespace=NAMESPACE)
+            with contextlib.suppress(ray.exceptions.GetTimeoutError, RayActorError, AttributeError):
+                ray.get(handle.flush_telemetry.remote(), timeout=2)  # its spans of this command's calls
+            ray.kill(handle, no_restart=True)
             stopped.append(name)
     return stopped
+
+
+def provider_windows(timeout_s: float = 5.0) -> dict[str, CallWindow]:
+    """Every `ProviderActor`'s record of calls by time, by model (an endpoint configured two ways
+    counts as one model), for `aegis status`; an actor that does not answer in time is left out."""
+    found: dict[str, CallWindow] = {}
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        name = entry["name"]
+        if entry.get("namespace") != NAMESPACE or not name.startswith("provider:"):
+            continue
+        try:
+            window = ray.get(ray.get_actor(name, namespace=NAMESPACE).window.remote(), timeout=timeout_s)
+        except (ValueError, RayActorError, RayTaskError, ray.exceptions.GetTimeoutError):
+            continue
+        model = name[len("provider:"):name.rfind(":")]
+        if model in found:
+            found[model].merge(window)
+        else:
+            found[model] = window
+    return found
 
 
 @contextlib.contextmanager
@@ -106,15 +131,15 @@ class ActorAuthority:
 
     async def lease(self, request: LeaseRequest) -> Lease:
         with actor_errors(self.model):
-            return await self.handle.lease.remote(request)
+            return await self.handle.lease.remote(request, inject())
 
     async def claim(self, report: CallReport) -> bool:
         with actor_errors(self.model):
-            return await self.handle.claim.remote(report)
+            return await self.handle.claim.remote(report, inject())
 
     async def settle(self, is_trial: bool, outcome: AttemptOutcome, report: CallReport) -> None:
         with actor_errors(self.model):
-            await self.handle.settle.remote(is_trial, outcome, report)
+            await self.handle.settle.remote(is_trial, outcome, report, inject())
 
     async def report(self, report: CallReport) -> None:
         with actor_errors(self.model):
@@ -123,6 +148,10 @@ class ActorAuthority:
     async def stats(self) -> EndpointStats:
         with actor_errors(self.model):
             return await self.handle.stats.remote()
+
+    async def window(self) -> CallWindow:
+        with actor_errors(self.model):
+            return await self.handle.window.remote()
 
 
 @dataclass
@@ -196,7 +225,8 @@ class ActorEndpoint:
         if endpoint is not None:
             return await endpoint.complete(request)
         with actor_errors(self.name):
-            return Completion.model_validate_json(await self.handle.complete.remote(request.model_dump_json()))
+            return Completion.model_validate_json(await self.handle.complete.remote(request.model_dump_json(),
+                                                                                    inject()))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         endpoint = await self._leased()
@@ -205,7 +235,7 @@ class ActorEndpoint:
                 yield event
             return
         with actor_errors(self.name):
-            async for ref in self.handle.stream.remote(request.model_dump_json()):
+            async for ref in self.handle.stream.remote(request.model_dump_json(), inject()):
                 yield STREAM_EVENT.validate_json(await ref)
 
     async def stats(self) -> EndpointStats:
@@ -215,6 +245,14 @@ class ActorEndpoint:
             return await endpoint.stats()
         with actor_errors(self.name):
             return await self.handle.stats.remote()
+
+    async def window(self) -> CallWindow:
+        """The cluster-wide record of calls by time, after this process's pending report is in."""
+        endpoint = await self._leased()
+        if endpoint is not None:
+            return await endpoint.window()
+        with actor_errors(self.name):
+            return await self.handle.window.remote()
 
     async def aclose(self) -> None:
         """Let go of this process's leased endpoint (closed, its report handed in, with its last user)."""

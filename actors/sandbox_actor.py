@@ -7,6 +7,7 @@ cannot tell a pool from a local backend.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from aegis_ray.sandbox import ExecResult, SandboxBackend, SandboxLimits, make_sandbox
+from aegis_ray.telemetry import flush_telemetry
+from aegis_ray.tracing import TraceCarrier, inject, remote_span
 
 
 @ray.remote(num_cpus=0, max_concurrency=16)
@@ -23,8 +26,15 @@ class SandboxActor:
         self._sandbox = make_sandbox(backend, image)
 
     async def run(self, argv: Sequence[str], workspace: str, limits: SandboxLimits,
-                  env: Mapping[str, str] | None = None) -> ExecResult:
-        return await self._sandbox.run(argv, Path(workspace), limits, env)
+                  env: Mapping[str, str] | None = None, trace: TraceCarrier | None = None) -> ExecResult:
+        with remote_span(trace, "sandbox run") as span:  # the command line is code: never on the span
+            result = await self._sandbox.run(argv, Path(workspace), limits, env)
+            span.set_attributes({"aegis.sandbox.backend": result.backend, "aegis.sandbox.outcome": str(result.outcome),
+                                 "process.exit.code": -1 if result.exit_code is None else result.exit_code})
+            return result
+
+    async def flush_telemetry(self) -> None:
+        await asyncio.to_thread(flush_telemetry)
 
 
 class SandboxPool:
@@ -47,4 +57,9 @@ class SandboxPool:
 
     async def run(self, argv: Sequence[str], workspace: Path, limits: SandboxLimits,
                   env: Mapping[str, str] | None = None) -> ExecResult:
-        return await next(self._actors()).run.remote(list(argv), str(workspace), limits, dict(env or {}))
+        return await next(self._actors()).run.remote(list(argv), str(workspace), limits, dict(env or {}), inject())
+
+    async def flush_telemetry(self) -> None:
+        """Have every started sandbox export the spans it holds (before the session that owns them ends)."""
+        if self._next is not None:
+            await asyncio.gather(*(next(self._next).flush_telemetry.remote() for _ in range(self._size)))

@@ -43,6 +43,8 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from actors.checkpoint_cache import hot_checkpoint, keep_hot
 from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
+from aegis_ray.control.budget import spend_gate
+from aegis_ray.control.switch import KillSwitch, SwitchState
 from aegis_ray.errors import ApprovalPendingError
 from aegis_ray.loop import run_result
 from aegis_ray.loop.conversation import FollowUp, continue_with, received
@@ -59,9 +61,11 @@ from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.security import scrub_logs
 from aegis_ray.session import Session, SessionConfig
 from aegis_ray.store import CheckpointTag, Store, open_store
+from aegis_ray.telemetry import flush_telemetry
 from aegis_ray.tools import ApprovalRequest, Approver, ToolContext
 from aegis_ray.tools.base import EffectLedger
 from aegis_ray.tools.workspace import Workspace
+from aegis_ray.tracing import TraceCarrier, extracted, inject
 from aegis_ray.types import RESUMABLE, RunResult, RunSpec, RunState, RunStatus, Step
 
 __all__ = ["SessionActor", "drive_session", "start_session"]
@@ -83,6 +87,7 @@ class _Running:
         default_factory=lambda: asyncio.get_running_loop().create_future())
     task: asyncio.Task[None] | None = None
     next_state: str = "plan"  # what the loop runs now: "observe" means tool calls
+    halted: bool = False  # the kill switch (not a person) stopped it
 
     def end(self, result: RunResult | None) -> None:
         if not self.ended.done():
@@ -98,12 +103,12 @@ class SessionActor:
         self._runs: dict[str, _Running] = {}
         self._store: Store | None = None
         self._owner = f"session:{ray.get_runtime_context().get_actor_id()}"
-        gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model.name])), spec.chain)
-        self._session = Session(spec, gateway, secrets=config.provider_keys())
+        self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(config.endpoints[model.name])), spec.chain)
+        self._session = Session(spec, self._gateway, secrets=config.provider_keys())
         scrub_logs(config.provider_keys())
+        self._sandboxes = SandboxPool(spec.sandbox_pool_size, spec.sandbox_backend, spec.sandbox_image)
         self._context = ToolContext(workspace=Workspace(Path(spec.workspace)), limits=spec.limits,
-                                    sandbox=SandboxPool(spec.sandbox_pool_size, spec.sandbox_backend,
-                                                        spec.sandbox_image))
+                                    sandbox=self._sandboxes)
 
     async def pid(self) -> int:
         return os.getpid()
@@ -127,19 +132,23 @@ class SessionActor:
         return self._store
 
     async def run(self, spec: RunSpec, run_id: str, hot: RunState | None = None, message: FollowUp | None = None,
-                  stream: bool = False) -> AsyncIterator[bytes]:
+                  stream: bool = False, trace: TraceCarrier | None = None) -> AsyncIterator[bytes]:
+        """`trace`: the driver's trace context, which the run's spans join."""
         running = self._runs[run_id] = _Running()  # before any await: a `cancel` sent after this call finds it
         try:
-            async for event in self._run(spec, run_id, hot, running, message, stream):
+            async for event in self._run(spec, run_id, hot, running, message, stream, trace):
                 yield event
         finally:
             running.end(None)
 
     async def _run(self, spec: RunSpec, run_id: str, hot: RunState | None, running: _Running,
-                   message: FollowUp | None, stream: bool) -> AsyncIterator[bytes]:
+                   message: FollowUp | None, stream: bool, trace: TraceCarrier | None) -> AsyncIterator[bytes]:
         for notice in await self._session.open():
             yield SESSION_EVENT.dump_json(NoticeEvent(text=notice))
         store = await self._open_store()
+        # every model call of the run within the cost governor's limits for its tenant
+        self._session.gateway = self._gateway.gated(spend_gate(store, self._config.budgets, spec.tenant,
+                                                               self._config.prices))
         await store.create_run(run_id, spec, self._config.spec.model_dump(mode="json"))
         epoch = await store.claim_run(run_id, self._owner, self._config.lease_s)
         record = await store.load_run(run_id)
@@ -166,6 +175,9 @@ class SessionActor:
             await events.put(StepEvent(step=step, checkpoint=current.model_copy(deep=True)))
             if running.stop.is_set():
                 raise _Stopped
+            if await switch.state() is SwitchState.STOPPED:  # a kill switch flipped: park before the next step
+                running.halted = True
+                raise _Stopped
 
         async def ask(request: ApprovalRequest) -> bool:
             request_id = request.key or f"{run_id}/{len(self._pending)}"
@@ -187,16 +199,24 @@ class SessionActor:
 
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
         loop = self._session.loop(context, ask, on_step, on_text if stream else None)
+        switch = KillSwitch(store)
 
         async def drive() -> None:
             try:
                 try:
                     if running.stop.is_set():
                         raise _Stopped
-                    final = await loop.run(spec, state or RunState(run_id=run_id, spec=spec))
+                    if await switch.state() is SwitchState.STOPPED:
+                        running.halted = True
+                        raise _Stopped
+                    with extracted(trace):
+                        final = await loop.run(spec, state or RunState(run_id=run_id, spec=spec))
                     await store.set_status(run_id, epoch, final.status)
                 except (_Stopped, asyncio.CancelledError):
-                    final = await _record_cancelled(store, run_id, epoch, spec)
+                    final = await _record_cancelled(store, run_id, epoch, spec, halted=running.halted)
+                if trace is not None:  # the driver may end this process as soon as it has the result
+                    await self._sandboxes.flush_telemetry()
+                    await asyncio.to_thread(flush_telemetry)
                 result = run_result(final)
                 running.end(result)
                 await events.put(ResultEvent(result=result))
@@ -250,12 +270,14 @@ class SessionActor:
         return True
 
 
-async def _record_cancelled(store: Store, run_id: str, epoch: int, spec: RunSpec) -> RunState:
-    """The run as last committed, with a `cancelled` step: its status, and what its resume will meet."""
+async def _record_cancelled(store: Store, run_id: str, epoch: int, spec: RunSpec, *, halted: bool = False
+                            ) -> RunState:
+    """The run as last committed, with a `cancelled` step: its status, and what its resume will meet
+    (`halted`: the kill switch stopped it, and `aegis resume RUN` goes on after `aegis resume`)."""
     record = await store.load_run(run_id)
     state = record.state if record is not None and record.state is not None else RunState(run_id=run_id, spec=spec)
     unknown = await store.unsettled_effects(run_id)
-    detail = "stopped at a safe point"
+    detail = "stopped by the kill switch at a safe point" if halted else "stopped at a safe point"
     if unknown:
         detail += (f"; {len(unknown)} tool call(s) in flight may or may not have taken effect: their outcome is "
                    "unknown, and the resumed run is told so")
@@ -287,9 +309,10 @@ async def drive_session(session: ray.actor.ActorHandle, spec: RunSpec, run_id: s
     it cancelled, the actor is killed (its sandboxes with it), and the cancelled result is returned;
     the cancellation is re-raised only when the session could not say what became of the run."""
     restarts = 0
+    trace = inject()
     while True:
         try:
-            async for ref in session.run.remote(spec, run_id, None, message, stream):  # resumes read the cache
+            async for ref in session.run.remote(spec, run_id, None, message, stream, trace):  # resumes read the cache
                 event = SESSION_EVENT.validate_json(await ref)
                 if isinstance(event, StepEvent) and event.checkpoint is not None:
                     event = event.model_copy(update={"checkpoint": None})  # the cluster's cache keeps it hot

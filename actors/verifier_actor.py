@@ -13,6 +13,7 @@ ran. An actor lost with its node is replaced by one on another node, and the cal
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -23,6 +24,8 @@ from actors.placement import NodeRing, claim_endpoints, on_node, this_node
 from actors.registry import ActorEndpoint, actor_errors
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.gateway import EndpointCache, Gateway
+from aegis_ray.telemetry import flush_telemetry
+from aegis_ray.tracing import TraceCarrier, inject, remote_span
 from aegis_ray.types import Completion, ModelRequest
 from aegis_ray.verify import Verification, VerificationPolicy, verify
 
@@ -36,15 +39,21 @@ class VerifierActor:
         self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(self._endpoints[model.name])),
                                 list(self._endpoints)[:1])
 
-    async def complete(self, request: bytes, models: list[str]) -> tuple[bytes, str]:
+    async def complete(self, request: bytes, models: list[str], trace: TraceCarrier | None = None
+                       ) -> tuple[bytes, str]:
         """One model call: the completion (JSON) and the node it ran on."""
-        completion = await self._gateway.complete(ModelRequest.model_validate_json(request), models)
+        with remote_span(trace, "verifier complete"):
+            completion = await self._gateway.complete(ModelRequest.model_validate_json(request), models)
         return completion.model_dump_json().encode(), this_node()
 
-    async def verify(self, policy: bytes, question: str, author: str, answer: str | None) -> tuple[bytes, str]:
+    async def verify(self, policy: bytes, question: str, author: str, answer: str | None,
+                     trace: TraceCarrier | None = None) -> tuple[bytes, str]:
         """One whole verification: the `Verification` (JSON) and the node it ran on."""
-        checked = await verify(VerificationPolicy.model_validate_json(policy), question, self._gateway, author,
-                               answer=answer)
+        with remote_span(trace, "verifier verify"):
+            checked = await verify(VerificationPolicy.model_validate_json(policy), question, self._gateway, author,
+                                   answer=answer)
+        if trace is not None:
+            await asyncio.to_thread(flush_telemetry)
         return checked.model_dump_json().encode(), this_node()
 
 
@@ -71,11 +80,11 @@ class VerifierPool:
         self._turn += 1
         with actor_errors("verifier pool"):
             try:
-                reply, node = await getattr(self.actors[index], method).remote(*args)
+                reply, node = await getattr(self.actors[index], method).remote(*args, inject())
             except RayActorError:
                 self.nodes[index] = NodeRing(avoid=[self.nodes[index]]).next_node()
                 self.actors[index] = self._start(self.nodes[index])
-                reply, node = await getattr(self.actors[index], method).remote(*args)
+                reply, node = await getattr(self.actors[index], method).remote(*args, inject())
         self.calls_by_node[node] += 1
         return bytes(reply)
 

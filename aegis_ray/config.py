@@ -85,9 +85,23 @@ class LeasePolicy(Policy):
 
 
 class TelemetrySettings(Policy):
+    """Where every process of a run exports its spans and GenAI client metrics (`aegis_ray.telemetry`);
+    actor processes get these with the trace context of each call (`aegis_ray.tracing`)."""
+
     exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    otlp_metrics_endpoint: str | None = Field(default=None, description=(
+        "Where metrics go over OTLP/HTTP (default: otlp_endpoint with /v1/metrics for /v1/traces)."))
     max_queue_size: int = Field(default=2048, gt=0, description="Bound of the span export queue.")
+    span_delay_ms: int = Field(default=500, gt=0, description="Longest wait before a finished span is exported.")
+    metric_interval_s: float = Field(default=15.0, gt=0, description="How often metrics are exported.")
+
+    @property
+    def metrics_endpoint(self) -> str:
+        if self.otlp_metrics_endpoint:
+            return self.otlp_metrics_endpoint
+        base = self.otlp_endpoint.rstrip("/")
+        return base.removesuffix("/v1/traces") + "/v1/metrics"
 
 
 class SandboxSettings(Policy):
@@ -201,6 +215,98 @@ class BudgetSettings(Policy):
         return self.tenants.get(tenant, self.each_tenant) if tenant else SpendLimits()
 
 
+class WindowPolicy(Policy):
+    """How a model endpoint's calls are kept by time (`aegis_ray.providers.window`)."""
+
+    bucket_s: float = Field(default=30.0, gt=0, description="Width of one bucket: the finest window edge.")
+    retain_s: float = Field(default=8 * 3600.0, gt=0, description="How far back buckets are kept.")
+
+
+class SloObjective(Policy):
+    """One endpoint's objectives (None: that objective is not set)."""
+
+    latency_p95_s: float | None = Field(default=None, gt=0, description="95% of calls finish within this.")
+    error_rate: float | None = Field(default=None, gt=0, lt=1, description="Most calls that may fail (after retries).")
+
+
+class BurnWindow(Policy):
+    """A multi-window burn-rate alert: it fires when the error budget burns faster than `burn_rate`
+    times the sustainable rate over both the long and the short window (Google SRE workbook, ch. 5)."""
+
+    name: str
+    long_s: float = Field(gt=0)
+    short_s: float = Field(gt=0)
+    burn_rate: float = Field(gt=0)
+    severity: Literal["page", "ticket"] = "page"
+
+
+class DriftSettings(Policy):
+    """Per-model drift: the last `current_s` against the `baseline_s` before it."""
+
+    current_s: float = Field(default=3600.0, gt=0)
+    baseline_s: float = Field(default=6 * 3600.0, gt=0)
+    min_samples: int = Field(default=20, ge=1, description="Calls (or verified answers) each span needs.")
+    abstention_increase: float = Field(default=0.10, ge=0, description="Most the abstention rate may rise.")
+    refusal_increase: float = Field(default=0.05, ge=0, description="Most the refusal rate may rise.")
+    cost_ratio: float = Field(default=1.5, gt=1, description="Most the cost per call may grow, as a multiple.")
+
+
+def _sre_windows() -> list[BurnWindow]:
+    return [BurnWindow(name="fast", long_s=3600, short_s=300, burn_rate=14.4, severity="page"),
+            BurnWindow(name="slow", long_s=6 * 3600, short_s=1800, burn_rate=6.0, severity="ticket")]
+
+
+class SloSettings(Policy):
+    """Latency and error-rate objectives per endpoint, judged by multi-window burn rates on the
+    gateway's measurements, and per-model drift (`aegis_ray.control.slo`, `aegis_ray.control.drift`)."""
+
+    default: SloObjective = Field(default_factory=lambda: SloObjective(latency_p95_s=30.0, error_rate=0.05))
+    endpoints: dict[str, SloObjective] = Field(default_factory=dict, description=(
+        'By model reference, e.g. [slo.endpoints."openai:gpt-4o-mini"]; fields left out come from `default`.'))
+    windows: list[BurnWindow] = Field(default_factory=_sre_windows)
+    min_calls: int = Field(default=10, ge=1, description="Calls a long window needs before it is judged.")
+    drift: DriftSettings = DriftSettings()
+
+    @model_validator(mode="after")
+    def _fits_the_window(self) -> SloSettings:
+        kept = WindowPolicy().retain_s
+        longest = max([w.long_s for w in self.windows] + [self.drift.current_s + self.drift.baseline_s])
+        if longest > kept:
+            raise ValueError(f"SLO and drift windows reach back {longest:g} s; measurements are kept {kept:g} s")
+        if any(w.short_s > w.long_s for w in self.windows):
+            raise ValueError("a burn window's short_s must not exceed its long_s")
+        return self
+
+    def objective(self, model: str) -> SloObjective:
+        own = self.endpoints.get(model)
+        return self.default if own is None else self.default.model_copy(update=own.model_dump(exclude_unset=True))
+
+
+class CanarySettings(Policy):
+    """One `[canary.ROUTE]`: a share of the calls whose first model is `stable` go to `candidate`,
+    until the candidate is rolled back (worse than stable beyond a threshold) or promoted
+    (`aegis_ray.control.canary`)."""
+
+    stable: ModelName
+    candidate: ModelName
+    percent: float = Field(default=10.0, ge=0, le=100, description="Share of the route's calls sent to candidate.")
+    min_calls: int = Field(default=20, ge=1, description="Calls each side needs before anything is decided.")
+    promote_after: int = Field(default=100, ge=1, description="Candidate calls after which, as good, it is promoted.")
+    max_error_rate_increase: float = Field(default=0.05, ge=0)
+    max_latency_ratio: float = Field(default=1.5, gt=1, description="Most the candidate's p95 latency may be, as a "
+                                                                    "multiple of stable's.")
+    latency_slack_s: float = Field(default=0.25, ge=0, description=(
+        "A p95 latency within this of stable's is never worse (milliseconds of noise are not a regression)."))
+    max_abstention_increase: float = Field(default=0.10, ge=0, description="Most the verification abstention rate "
+                                                                           "may rise (on verified routes).")
+
+    @model_validator(mode="after")
+    def _two_models(self) -> CanarySettings:
+        if self.stable == self.candidate:
+            raise ValueError("a canary's candidate must differ from its stable model")
+        return self
+
+
 class ServeSettings(Policy):
     num_replicas: int | Literal["auto"] = 1
     max_ongoing_requests: int = Field(default=256, gt=0)
@@ -228,6 +334,10 @@ class VerificationSettings(Policy):
     voters: list[ModelName] = Field(default_factory=list, description="Independent models for ensembles and consensus.")
     pool_size: int = Field(default=2, ge=1, le=64, description="VerifierActors that fan model calls out.")
     calibration: Path | None = Field(default=None, description="Default: ~/.aegis/calibration.json.")
+    evidence_judge: Literal["auto", "model", "offline"] = Field(default="auto", description=(
+        "Who judges claims against the corpus: the judge model; the offline evidence judge (MiniLM alignment "
+        "and consistency checks, no model call); or auto: the model, except that a simulated judge keeps only "
+        "the claims its fact table knows and the offline judge takes the rest."))
 
 
 class Settings(BaseSettings):
@@ -262,6 +372,8 @@ class Settings(BaseSettings):
     compaction: CompactionSettings = CompactionSettings()
     mcp: MCPSettings = MCPSettings()
     budgets: BudgetSettings = BudgetSettings()
+    slo: SloSettings = SloSettings()
+    canary: dict[str, CanarySettings] = Field(default_factory=dict, description="Canary routes, by route name.")
     serve: ServeSettings = ServeSettings()
     api_key: SecretStr | None = Field(default=None, description="Require Authorization: Bearer on /api and /v1.")
     api_keys_file: Path | None = Field(default=None, description='JSON {"tenant": "key"} for several tenants.')

@@ -32,8 +32,10 @@ from aegis_ray.store import Job, JobOutcome, Store
 from aegis_ray.types import Frozen, RunResult, RunSpec, TaskText
 
 Answer = Callable[[RunSpec], Awaitable[RunResult]]
-SessionRunner = Callable[[RunSpec, dict[str, Any]], Awaitable[RunResult]]
-"""Runs a job that carries a session (`payload["session"]`, an `aegis_ray.session_job.SessionJob`)."""
+AgentRunner = Callable[[RunSpec, dict[str, Any]], Awaitable[RunResult]]
+"""Runs a job that is agent work, given its payload: a session (`payload["session"]`) or a plan
+(`payload["plan"]`); see `aegis_ray.agent_jobs`."""
+AGENT_KINDS = ("session", "plan")
 T = TypeVar("T")
 _FIRST_IDLE_WAIT_S = 0.01  # the first wait of a worker that finds nothing to claim; doubled up to idle_poll_s
 
@@ -256,13 +258,13 @@ class _Recorder:
 
 
 async def drain(store: Store, answer: Answer, worker: str, options: WorkerOptions,
-                stop: asyncio.Event | None = None, sessions: SessionRunner | None = None) -> DrainStats:
+                stop: asyncio.Event | None = None, agents: AgentRunner | None = None) -> DrainStats:
     """Work the queue with `concurrency` slots until it is empty (or forever). Once `stop` is set, or
     the calling task is cancelled, the drain claims nothing more and abandons the jobs it runs (an
     answer has no effect to settle), commits the outcomes it has, and hands back every job it still
     holds (`released`), then returns (or re-raises the cancellation). It returns only after its last
-    commit, so whoever waits for it reads every outcome in the store. A job that carries a session
-    is run by `sessions` (an agent session to its end) instead of `answer`."""
+    commit, so whoever waits for it reads every outcome in the store. A job that is agent work (a
+    session, a plan) is run by `agents` instead of `answer`."""
     started = time.monotonic()
     switch = KillSwitch(store) if options.obey_kill_switch else None
     if switch is not None and await switch.state() is SwitchState.STOPPED:
@@ -274,13 +276,13 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
     async def attempt(job: Job) -> JobOutcome:
         spec = RunSpec.model_validate(job.payload["spec"])
         try:
-            if "session" not in job.payload:
+            if not any(kind in job.payload for kind in AGENT_KINDS):
                 result = await answer(spec)
-            elif sessions is None:
-                return JobOutcome(job=job, error="BadInputError: this worker answers questions; the job is an agent "
-                                                 "session (run it with `aegis eval run`, whose workers run sessions)")
+            elif agents is None:
+                return JobOutcome(job=job, error="BadInputError: this worker answers questions; the job is agent work "
+                                                 "(run it with `aegis eval run`, whose workers run sessions and plans)")
             else:
-                result = await sessions(spec, job.payload["session"])
+                result = await agents(spec, job.payload)
         except AegisError as error:
             return JobOutcome(job=job, error=f"{type(error).__name__}: {error}")
         return JobOutcome(job=job, result={"result": result.model_dump(mode="json")})

@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegis_ray.checks import Verifier, declared_checks
-from aegis_ray.config import CompactionSettings, MCPServerSettings, SecuritySettings, Settings
+from aegis_ray.config import BudgetSettings, CompactionSettings, MCPServerSettings, Price, SecuritySettings, Settings
 from aegis_ray.loop.agent import AgentLoop, StepListener, TextListener
 from aegis_ray.loop.conversation import current_message
 from aegis_ray.model_ref import ModelName, ModelRef
@@ -80,6 +80,9 @@ class SessionConfig(BaseModel):
     database_url: str | None = None
     home: str
     lease_s: float = 300.0
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings, description=(
+        "The cost governor's limits, checked before each of the session's model calls (for its run's tenant)."))
+    prices: dict[str, Price] = Field(default_factory=dict, description="Price overrides, for the governor's holds.")
 
     def provider_keys(self) -> list[str]:
         """The session's own provider keys: scrubbed from logs and from anything a tool sends."""
@@ -102,7 +105,8 @@ def session_config(settings: Settings, spec: SessionSpec, configure: Callable[[M
                    ) -> SessionConfig:
     """The `SessionConfig` of `spec`: each model's endpoint, the store, the Aegis home."""
     return SessionConfig(spec=spec, endpoints={m.name: configure(m) for m in spec.models},
-                         database_url=settings.database_dsn, home=str(settings.home))
+                         database_url=settings.database_dsn, home=str(settings.home), budgets=settings.budgets,
+                         prices=settings.prices)
 
 
 def load_tool(path: str) -> Tool:

@@ -1,5 +1,5 @@
 """One agent session as a batch job: a factory job (an eval's `session` solver) run to its end in
-the worker's own process, in a throwaway workspace.
+the worker's own process, in a throwaway workspace (`agent_jobs` dispatches it).
 
 The job carries its `SessionSpec` without a workspace (`SessionJob`); the worker makes a fresh
 temporary workspace, writes the sample's files into it, runs the agent loop there with the

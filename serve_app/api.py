@@ -26,6 +26,7 @@ from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException
 
 from aegis_ray import sse
+from aegis_ray.control.budget import BudgetExhaustedError
 from aegis_ray.errors import (
     AegisError,
     AllModelsFailedError,
@@ -37,12 +38,18 @@ from aegis_ray.errors import (
 from aegis_ray.evals.catalog import EvalSummary
 from aegis_ray.evals.log import EvalLog
 from aegis_ray.openai_wire import ChatReply, frame, usage, wire
-from aegis_ray.plan import Orchestration
+from aegis_ray.plan.patterns import SynthesisedOrchestration
+from aegis_ray.plan.supervise import Supervision
+from aegis_ray.plan.team import TeamAnswer
 from aegis_ray.types import Completion, Message, RunResult, StreamEnd, TextDelta
-from serve_app.auth import UnauthorizedError, tenant_for
+from serve_app.auth import Authenticator, ForbiddenError, Principal, StaticKey, UnauthorizedError
 from serve_app.models import (
+    VERIFIED_MODE,
+    AuditResponse,
     ChatRequest,
     ControlResponse,
+    DecisionRequest,
+    DecisionResponse,
     EnqueueRequest,
     EnqueueResponse,
     ErrorBody,
@@ -53,6 +60,12 @@ from serve_app.models import (
     RunDetail,
     RunRequest,
     RunSummary,
+    SessionDecision,
+    SessionMessage,
+    SessionRequest,
+    SessionTurn,
+    SuperviseRequest,
+    TeamRequest,
     VerifyRequest,
     VerifyResponse,
 )
@@ -60,7 +73,8 @@ from serve_app.service import AegisService
 
 MAX_BODY_BYTES = 1 << 20
 PIPELINES = {"aegis": "the service's model chain, streamed as it writes",
-             "aegis-verified": "answers verified claim by claim (evidence, consensus); abstains otherwise"}
+             "aegis-verified": "answers verified claim by claim (evidence, consensus) in detect mode, the answer as "
+                               "given; abstains otherwise"}
 STATIC = Path(__file__).parent / "static"
 # Swagger UI and ReDoc, from a package rather than a CDN, so /docs and /redoc work offline.
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -72,6 +86,7 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 's
 # HTTP-level errors (no AegisError behind them): the type and hint their ErrorBody names.
 HTTP_ERRORS: dict[int, tuple[str, str | None]] = {
     401: ("UnauthorizedError", None),
+    403: ("ForbiddenError", None),
     404: ("NotFoundError", "no such route: the routes are listed at /docs"),
     405: ("MethodNotAllowedError", "each route's methods are listed at /docs"),
     413: ("PayloadTooLargeError", f"request bodies are limited to {MAX_BODY_BYTES >> 20} MiB"),
@@ -79,13 +94,15 @@ HTTP_ERRORS: dict[int, tuple[str, str | None]] = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": description} for code, description in (
         (400, "Bad input (BadInputError)"), (401, "Missing or invalid API key"),
+        (402, "A spending limit would be passed; the call was not made (BudgetExhaustedError)"),
+        (403, "The key is not an admin key (ForbiddenError)"),
         (404, "Not found (NotFoundError)"), (422, "A field failed validation: `detail` lists them"),
         (502, "A model endpoint failed (ProviderError), or every model of the chain (AllModelsFailedError)"),
         (503, "The service refuses work (kill switch)"))}
 # The HTTP status of an Aegis error: the first class it is an instance of; anything else is 500.
 STATUS: tuple[tuple[type[AegisError], int], ...] = (
-    (NotFoundError, 404), (BadInputError, 400), (ServiceUnavailableError, 503), (ProviderError, 502),
-    (AllModelsFailedError, 502))
+    (BudgetExhaustedError, 402), (NotFoundError, 404), (BadInputError, 400), (ServiceUnavailableError, 503),
+    (ProviderError, 502), (AllModelsFailedError, 502))
 
 
 class Runtime:
@@ -93,11 +110,12 @@ class Runtime:
     object in each replica, while the route functions here are imported, so they see this."""
 
     service: AegisService | None = None
-    keys: dict[str, str] = {}  # noqa: RUF012 - filled once per process by configure()
+    auth: Authenticator = Authenticator([])
 
 
-def configure(service: AegisService, keys: dict[str, str]) -> None:
-    Runtime.service, Runtime.keys = service, keys
+def configure(service: AegisService, keys: list[StaticKey]) -> None:
+    """Serve with `service`; callers are known by `keys` and by the keys in the service's store."""
+    Runtime.service, Runtime.auth = service, Authenticator(keys, service.store)
 
 
 # Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, two thread hops
@@ -108,29 +126,46 @@ async def service() -> AegisService:
     return Runtime.service
 
 
-# Declared so the schema (and /docs' "Authorize") knows the scheme; `tenant_for` does the checking.
-bearer = HTTPBearer(auto_error=False, description="The server's API key (AEGIS_API_KEY), when it has one.")
+# Declared so the schema (and /docs' "Authorize") knows the scheme; `Authenticator` does the checking.
+bearer = HTTPBearer(auto_error=False, description="An API key (AEGIS_API_KEY, a keys file's, or `aegis keys "
+                                                  "create`'s), when the server has any.")
 
 
 async def authorised(request: Request,
-                     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> str | None:
-    return tenant_for(request, Runtime.keys)
+                     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Principal:
+    return await Runtime.auth.principal(request)
 
 
 Svc = Annotated[AegisService, Depends(service)]
+Caller = Annotated[Principal, Depends(authorised)]  # the same call as the router's: FastAPI runs it once
 api = APIRouter(prefix="/api", dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
 openai_api = APIRouter(prefix="/v1", dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
 
 
 @api.post("/run")
-async def run(body: RunRequest, svc: Svc) -> RunResult:
-    return await svc.run(body.task, body.model)
+async def run(body: RunRequest, svc: Svc, caller: Caller) -> RunResult:
+    return await svc.run(body.task, body.model, caller.tenant)
 
 
 @api.post("/orchestrate")
-async def orchestrate(body: OrchestrateRequest, svc: Svc) -> Orchestration:
-    """The model plans `goal` as a DAG; the Orchestrator runs ready steps in parallel on the cluster."""
+async def orchestrate(body: OrchestrateRequest, svc: Svc) -> SynthesisedOrchestration:
+    """The model plans `goal` as a DAG; the Orchestrator runs ready steps in parallel on the cluster;
+    one answer is synthesised from their results (spotlighted as data), carrying their taint."""
     return await svc.orchestrate(body)
+
+
+@api.post("/supervise")
+async def supervise(body: SuperviseRequest, svc: Svc) -> Supervision:
+    """Evaluator-optimizer: the worker drafts and revises until the gate (with an independent
+    critic) accepts, or the rounds run out (`accepted` false: the last draft)."""
+    return await svc.supervise(body)
+
+
+@api.post("/team")
+async def team(body: TeamRequest, svc: Svc) -> TeamAnswer:
+    """Role agents (an actor each) debate on a shared board; the judge decides. The answer carries
+    the taint of the whole board."""
+    return await svc.team(body)
 
 
 @api.post("/verify")
@@ -139,45 +174,94 @@ async def verify(body: VerifyRequest, svc: Svc) -> VerifyResponse:
 
 
 @api.post("/enqueue")
-async def enqueue(body: EnqueueRequest, svc: Svc) -> EnqueueResponse:
-    return await svc.enqueue(body.tasks, body.model)
+async def enqueue(body: EnqueueRequest, svc: Svc, caller: Caller) -> EnqueueResponse:
+    return await svc.enqueue(body.tasks, body.model, caller.tenant)
 
 
 @api.get("/runs")
-async def runs(svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunSummary]:
-    return await svc.runs(limit)
+async def runs(svc: Svc, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunSummary]:
+    """The newest runs: the caller's tenant's, or every one for an admin."""
+    return await svc.runs(limit, caller.scope)
 
 
 @api.get("/runs/{run_id}")
-async def run_detail(run_id: str, svc: Svc) -> RunDetail:
-    """One run: its answer with verdicts and citations, its steps with tool calls, its approvals."""
-    return await svc.run_detail(run_id)
+async def run_detail(run_id: str, svc: Svc, caller: Caller) -> RunDetail:
+    """One run: its answer with verdicts and citations, its steps with tool calls, its approvals.
+    Another tenant's run is 404, as if it did not exist."""
+    return await svc.run_detail(run_id, caller.scope)
+
+
+@api.post("/runs/{run_id}/approvals")
+async def decide(run_id: str, body: DecisionRequest, svc: Svc, caller: Caller) -> DecisionResponse:
+    """Approve or deny the run's pending approval requests (the run's own tenant, or an admin);
+    recorded in the audit log. `aegis resume RUN` (or its session) then goes on from its last step."""
+    return DecisionResponse(run_id=run_id, decided=await svc.decide(run_id, body.approved, caller))
 
 
 @api.get("/evals")
-async def evals(svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[EvalSummary]:
-    """The newest eval logs (`aegis eval run` writes them to AEGIS_EVAL_LOG_DIR, else HOME/evals)."""
-    return await svc.evals(limit)
+async def evals(svc: Svc, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[EvalSummary]:
+    """The newest eval logs (`aegis eval run` writes them to AEGIS_EVAL_LOG_DIR, else HOME/evals):
+    the caller's tenant's, or every one for an admin."""
+    return await svc.evals(limit, caller.scope)
 
 
 @api.get("/evals/{eval_id}")
-async def eval_log(eval_id: str, svc: Svc) -> EvalLog:
+async def eval_log(eval_id: str, svc: Svc, caller: Caller) -> EvalLog:
     """One eval's whole log: its spec, every result with scores, cost and latency, its metrics."""
-    return await svc.eval_log(eval_id)
+    return await svc.eval_log(eval_id, caller.scope)
 
 
 @api.get("/evals/{eval_id}/report", response_class=HTMLResponse)
-async def eval_report(eval_id: str, svc: Svc) -> HTMLResponse:
+async def eval_report(eval_id: str, svc: Svc, caller: Caller) -> HTMLResponse:
     """The eval's report as one static HTML page with plots (what `aegis eval view --html` writes)."""
     from aegis_ray.evals.html_report import render_html
 
-    log = await svc.eval_log(eval_id)
+    log = await svc.eval_log(eval_id, caller.scope)
     return HTMLResponse(await asyncio.to_thread(render_html, log))
 
 
 @api.get("/queue")
-async def queue(svc: Svc) -> QueueResponse:
-    return QueueResponse(counts=await (await svc.store()).queue_counts())
+async def queue(svc: Svc, caller: Caller) -> QueueResponse:
+    """Jobs by status: the caller's tenant's, or every one for an admin."""
+    return QueueResponse(counts=await (await svc.store()).queue_counts(caller.scope))
+
+
+SESSION_EVENTS = {200: {"description": (
+    "Server-sent events, each `event: TYPE` and one JSON `data:` line: `step` (a committed step: state, detail, "
+    "completion, tool results), `text` (the model's text as it is written), `notice`, `approval` (a pending "
+    "request: decide it with POST /api/sessions/{id}/approvals), `error`, and last `result` (the turn's "
+    "RunResult; status `awaiting_approval` while approvals are pending)."),
+    "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+@api.post("/sessions")
+async def start_session(body: SessionRequest, svc: Svc, caller: Caller) -> SessionTurn:
+    """Start an agent session (file, shell and Python tools in a sandboxed workspace of its own) on
+    `task`, as the caller's tenant's run; its events stream from GET /api/sessions/{id}/events."""
+    return await svc.sessions.start(body, caller)
+
+
+@api.get("/sessions/{session_id}/events", response_class=StreamingResponse, responses=SESSION_EVENTS)
+async def session_events(session_id: str, svc: Svc, caller: Caller,
+                         after: Annotated[int, Query(ge=-1, description="Only the events after this step index "
+                                                                       "(a turn's `after`).")] = -1
+                         ) -> StreamingResponse:
+    """The session's events after step `after`, live while a turn runs, ending with its result."""
+    return sse.response(await svc.sessions.events(session_id, after, caller.scope))
+
+
+@api.post("/sessions/{session_id}/messages")
+async def session_message(session_id: str, body: SessionMessage, svc: Svc, caller: Caller) -> SessionTurn:
+    """Continue the conversation with the user's next message (the session must not be answering,
+    or waiting for approvals)."""
+    return await svc.sessions.message(session_id, body.text, caller)
+
+
+@api.post("/sessions/{session_id}/approvals")
+async def session_approvals(session_id: str, body: DecisionRequest, svc: Svc, caller: Caller) -> SessionDecision:
+    """Approve or deny the session's pending requests (audited); a session parked on them resumes
+    from its last committed step, its events at the returned turn's `events`."""
+    return await svc.sessions.decide(session_id, body.approved, caller)
 
 
 @api.get("/stream")
@@ -198,18 +282,34 @@ async def stream(svc: Svc, task: Annotated[str, Query(min_length=1, max_length=1
 
 
 @api.get("/health")
-async def health(svc: Svc) -> HealthResponse:
-    return await svc.health()
+async def health(svc: Svc, caller: Caller) -> HealthResponse:
+    return await svc.health(caller.scope)
 
 
 @api.post("/control/stop")
-async def stop(svc: Svc) -> ControlResponse:
-    return ControlResponse(kill_switch=await svc.set_kill_switch("stopped"))
+async def stop(svc: Svc, caller: Caller) -> ControlResponse:
+    """Flip the kill switch to stopped (admin keys only): new work halts cluster-wide within a second."""
+    if not caller.admin:
+        raise ForbiddenError("flipping the kill switch")
+    return ControlResponse(kill_switch=await svc.set_kill_switch("stopped", caller.actor))
 
 
 @api.post("/control/resume")
-async def resume(svc: Svc) -> ControlResponse:
-    return ControlResponse(kill_switch=await svc.set_kill_switch("running"))
+async def resume(svc: Svc, caller: Caller) -> ControlResponse:
+    if not caller.admin:
+        raise ForbiddenError("flipping the kill switch")
+    return ControlResponse(kill_switch=await svc.set_kill_switch("running", caller.actor))
+
+
+@api.get("/audit")
+async def audit(svc: Svc, caller: Caller, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+                verify: bool = False) -> AuditResponse:
+    """The latest audit entries (admin keys only), and with `verify` whether the hash chain holds."""
+    if not caller.admin:
+        raise ForbiddenError("reading the audit log")
+    store = await svc.store()
+    return AuditResponse(entries=await store.audit_entries(limit, latest=True),
+                         verified=await store.verify_audit() if verify else None)
 
 
 @api.get("/frontier")
@@ -246,7 +346,8 @@ async def chat_completions(body: ChatRequest, svc: Svc) -> Any:
         completion, checked = await svc.verified_answer(messages)
         answer = checked.answer
         text = answer.text if not answer.abstained else f"I can't give a verified answer: {answer.reason}"
-        extension = {**_provenance(completion), "abstained": answer.abstained, "reason": answer.reason,
+        extension = {**_provenance(completion), "mode": VERIFIED_MODE, "abstained": answer.abstained,
+                     "reason": answer.reason,
                      "confidence": answer.confidence, "verdicts": [v.model_dump() for v in answer.verdicts],
                      "citations": [c.model_dump() for c in answer.citations], "verification_calls": checked.calls}
         if not body.stream:
@@ -339,7 +440,7 @@ def create_app() -> FastAPI:
         if not is_body_allowed_for_status_code(error.status_code):
             return Response(status_code=error.status_code, headers=error.headers)
         name, hint = HTTP_ERRORS.get(error.status_code, ("HTTPError", None))
-        if isinstance(error, UnauthorizedError):
+        if isinstance(error, UnauthorizedError | ForbiddenError):
             hint = error.hint
         body = ErrorBody(detail=str(error.detail), hint=hint, error=name)
         return JSONResponse(body.model_dump(), error.status_code, headers=error.headers)

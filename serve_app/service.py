@@ -16,18 +16,28 @@ import ray
 
 from actors.orchestrator import orchestrate
 from actors.registry import ActorEndpoint
+from actors.team import run_team
 from actors.verifier_actor import VerifierPool
 from aegis_ray.checks import run_checks
 from aegis_ray.config import Settings
+from aegis_ray.control import SwitchState, read_switch, set_switch
+from aegis_ray.control.budget import budget_report, spend_gate
+from aegis_ray.control.canary import canary_router
+from aegis_ray.control.drift import OutcomeLog
+from aegis_ray.control.watch import watch
 from aegis_ray.errors import NotFoundError, ServiceUnavailableError
 from aegis_ray.evals.catalog import EvalSummary, find_log, list_logs
 from aegis_ray.evals.log import EvalLog
 from aegis_ray.factory import FactoryJob, job_payload
 from aegis_ray.model_ref import ModelLike
-from aegis_ray.plan import Orchestration
+from aegis_ray.plan.patterns import SynthesisedOrchestration, synthesised
+from aegis_ray.plan.supervise import Supervision, critic_model, supervise
+from aegis_ray.plan.team import TeamAnswer, team_judge, team_roles
+from aegis_ray.profiles import get_profile, profile_dirs
 from aegis_ray.providers import EndpointCache, Gateway
 from aegis_ray.runner import answer_recorded, endpoint_configurer, plan_models, run_kind
-from aegis_ray.store import Store, open_store
+from aegis_ray.store import RunRecord, Store, open_store
+from aegis_ray.telemetry import configure_tracing
 from aegis_ray.types import (
     Completion,
     Message,
@@ -38,7 +48,9 @@ from aegis_ray.types import (
 )
 from aegis_ray.verify import LAYERS, Panel, Verification, VerificationPolicy, plan_panel
 from aegis_ray.verify import verify as run_policy
+from serve_app.auth import Principal
 from serve_app.models import (
+    VERIFIED_MODE,
     ApprovalRecord,
     CheckResult,
     EnqueueResponse,
@@ -48,21 +60,28 @@ from serve_app.models import (
     RunDetail,
     RunSummary,
     ScoreItem,
+    SuperviseRequest,
+    TeamRequest,
     VerifyRequest,
     VerifyResponse,
 )
-
-KILL_SWITCH = "kill_switch"
+from serve_app.sessions import SessionHub
 
 
 class AegisService:
     def __init__(self, settings: Settings, sim_url: str | None) -> None:
+        configure_tracing(settings.telemetry)  # this replica's exporter; the actors it calls get it with each call
         self.settings = settings
         self.chain = plan_models(settings).chain
-        self._configure = endpoint_configurer(settings, sim_url)
+        self._configure = self.configure = endpoint_configurer(settings, sim_url)
         self._endpoints = EndpointCache(lambda model: ActorEndpoint(self._configure(model)))
         self._store: Store | None = None
         self._verifiers: VerifierPool | None = None
+        self.sessions = SessionHub(self)
+        # canary routes (None when none is configured: nothing on the hot path); verified answers' outcomes
+        # feed drift and the canaries
+        self.canary = canary_router(settings.canary, self.store)
+        self.outcomes = OutcomeLog(listeners=(self.canary.record_outcome,) if self.canary else ())
 
     async def store(self) -> Store:
         if self._store is None:
@@ -70,7 +89,7 @@ class AegisService:
         return self._store
 
     async def kill_switch(self) -> str:
-        return await (await self.store()).flag(KILL_SWITCH) or "running"
+        return (await read_switch(await self.store())).value
 
     async def ensure_running(self) -> None:
         """Refuse work while stopped, and when the switch cannot be read (fail closed)."""
@@ -81,18 +100,21 @@ class AegisService:
         if state == "stopped":
             raise ServiceUnavailableError("the service is stopped (kill switch); POST /api/control/resume to resume")
 
-    async def set_kill_switch(self, state: str) -> str:
-        await (await self.store()).set_flag(KILL_SWITCH, state)
-        return state
+    async def set_kill_switch(self, state: str, actor: str) -> str:
+        return (await set_switch(await self.store(), SwitchState(state), actor=actor)).value
 
     def gateway(self, model: ModelLike | None) -> Gateway:
-        return Gateway(self._endpoints, plan_models(self.settings, model).chain if model else self.chain)
+        return Gateway(self._endpoints, plan_models(self.settings, model).chain if model else self.chain,
+                       router=self.canary)
 
-    async def run(self, task: str, model: ModelLike | None) -> RunResult:
-        """One answer, recorded in the store under the run id it returns (a failed one too, with why)."""
+    async def run(self, task: str, model: ModelLike | None, tenant: str | None = None) -> RunResult:
+        """One answer, recorded in the store under the run id it returns (a failed one too, with why),
+        as `tenant`'s run."""
         await self.ensure_running()
-        spec = RunSpec(task=task, model=model)
-        return await answer_recorded(self.gateway(spec.model), spec, await self.store())
+        spec = RunSpec(task=task, model=model, tenant=tenant)
+        store = await self.store()
+        gate = spend_gate(store, self.settings.budgets, tenant, self.settings.prices)
+        return await answer_recorded(self.gateway(spec.model).gated(gate), spec, store)
 
     async def stream(self, messages: tuple[Message, ...], model: str | None) -> AsyncIterator[StreamEvent]:
         """Stream an answer. Callers check `ensure_running` first: a streamed HTTP response has
@@ -120,57 +142,99 @@ class AegisService:
         checked = None
         if request.question is not None:
             await self.ensure_running()
-            policy = self.policy(request.layers)
+            policy = self.policy(request.layers, request.mode)
             author = request.author or self.chain[0]
             checked = await run_policy(policy, request.question, self.verifiers(), author, answer=request.answer,
                                        checks=tuple(request.checks))
+            await self.outcomes.record_outcome(str(author), abstained=checked.answer.abstained)
             passed = passed and not checked.answer.abstained
         return VerifyResponse(passed=passed, results=[CheckResult(**o.model_dump()) for o in outcomes],
                               verification=checked)
 
-    def policy(self, layers: Sequence[str] = ("claims",)) -> VerificationPolicy:
-        return VerificationPolicy(layers=tuple(LAYERS[name]() for name in layers), judge=self.panel.judge,
-                                  voters=self.panel.voters, calibration=self.settings.verification.calibration)
+    def policy(self, layers: Sequence[str] = ("claims",), mode: str = "repair") -> VerificationPolicy:
+        """`layers` by name; the claims layer in `mode` (detect: the answer as given; repair: stripped)."""
+        chosen = tuple(LAYERS[name](mode=mode) if name == "claims" else LAYERS[name]() for name in layers)
+        return VerificationPolicy(layers=chosen, judge=self.panel.judge, voters=self.panel.voters,
+                                  calibration=self.settings.verification.calibration)
 
     async def verified_answer(self, messages: tuple[Message, ...]) -> tuple[Completion, Verification]:
-        """The `aegis-verified` pipeline: answer, then verify claim by claim; the caller reports an
-        abstention as such."""
+        """The `aegis-verified` pipeline: answer, then verify claim by claim in `detect` mode (the
+        answer as given: one unsupported claim rejects it); the caller reports an abstention as such."""
         completion = await self.gateway(None).complete(ModelRequest(messages=messages))
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        checked = await run_policy(self.policy(), question, self.verifiers(), completion.model,
+        checked = await run_policy(self.policy(mode=VERIFIED_MODE), question, self.verifiers(), completion.model,
                                    answer=completion.text)
+        await self.outcomes.record_outcome(completion.model, abstained=checked.answer.abstained)
         return completion, checked
 
-    async def orchestrate(self, request: OrchestrateRequest) -> Orchestration:
+    async def orchestrate(self, request: OrchestrateRequest) -> SynthesisedOrchestration:
         await self.ensure_running()
-        chain = self.gateway(request.model).chain
-        return await orchestrate(request.goal, {m.name: self._configure(m) for m in chain}, chain,
-                                 self.settings.database_dsn, str(self.settings.home), request.retries)
+        gateway = self.gateway(request.model)
+        chain = gateway.chain
+        planned = await orchestrate(request.goal, {m.name: self._configure(m) for m in chain}, chain,
+                                    self.settings.database_dsn, str(self.settings.home), request.retries)
+        return await synthesised(gateway, request.goal, planned)
 
-    async def enqueue(self, tasks: list[str], model: str | None) -> EnqueueResponse:
+    def system_prompt(self, profile: str | None) -> str | None:
+        """An agent profile's system prompt (a `BadInputError` naming the profiles there are)."""
+        return get_profile(profile, profile_dirs(self.settings.home)).system_prompt if profile else None
+
+    async def supervise(self, request: SuperviseRequest) -> Supervision:
+        await self.ensure_running()
+        worker = self.gateway(request.model)
+        critic = self.gateway(critic_model(self.settings, worker.chain[0], request.critic))
+        return await supervise(worker, critic, request.task, self.settings, gate=request.gate,
+                               checks=request.checks, rounds=request.rounds,
+                               system_prompt=self.system_prompt(request.profile))
+
+    async def team(self, request: TeamRequest) -> TeamAnswer:
+        await self.ensure_running()
+        roles = team_roles(self.settings, request.roles, request.model)
+        judge = team_judge(self.settings, request.judge, roles)
+        models = dict.fromkeys((*(m for _, chain in roles for m in chain), judge))
+        return await run_team(request.task, roles, (judge,), {m.name: self._configure(m) for m in models},
+                              request.rounds, system_prompt=self.system_prompt(request.profile))
+
+    async def enqueue(self, tasks: list[str], model: str | None, tenant: str | None = None) -> EnqueueResponse:
         await self.ensure_running()
         chain = self.gateway(model).chain
         jobs = [FactoryJob(task=t, model=model) for t in tasks]
-        added = await (await self.store()).enqueue([(j.job_id, job_payload(j, chain)) for j in jobs])
+        added = await (await self.store()).enqueue([(j.job_id, job_payload(j, chain, tenant)) for j in jobs])
         return EnqueueResponse(job_ids=[j.job_id for j in jobs], added=added)
 
-    async def evals(self, limit: int) -> list[EvalSummary]:
-        """The newest eval logs in the eval log directory (reading files: off the event loop)."""
-        return await asyncio.to_thread(list_logs, self.settings.evals_dir, limit)
+    async def evals(self, limit: int, scope: str | None = None) -> list[EvalSummary]:
+        """The newest eval logs in the eval log directory (`scope`'s only, if given; reading files:
+        off the event loop)."""
+        return await asyncio.to_thread(list_logs, self.settings.evals_dir, limit, scope)
 
-    async def eval_log(self, eval_id: str) -> EvalLog:
-        return await asyncio.to_thread(find_log, self.settings.evals_dir, eval_id)
+    async def eval_log(self, eval_id: str, scope: str | None = None) -> EvalLog:
+        return await asyncio.to_thread(find_log, self.settings.evals_dir, eval_id, scope)
 
-    async def runs(self, limit: int) -> list[RunSummary]:
-        records = await (await self.store()).list_runs(limit)
+    async def runs(self, limit: int, scope: str | None = None) -> list[RunSummary]:
+        records = await (await self.store()).list_runs(limit, tenant=scope)
         return [RunSummary(run_id=r.run_id, status=r.status.value, kind=run_kind(r), task=r.spec.task,
                            steps=r.step_count, updated=r.updated) for r in records]
 
-    async def run_detail(self, run_id: str) -> RunDetail:
-        store = await self.store()
-        record = await store.load_run(run_id)
-        if record is None:
+    async def owned_run(self, run_id: str, scope: str | None) -> RunRecord:
+        """The run, if it exists and is `scope`'s (any tenant's for None); another tenant's run is
+        not found, so run ids do not leak across tenants."""
+        record = await (await self.store()).load_run(run_id)
+        if record is None or (scope is not None and record.tenant != scope):
             raise NotFoundError(f"no run {run_id!r}", hint="GET /api/runs lists the recent runs")
+        return record
+
+    async def decide(self, run_id: str, approved: bool, principal: Principal) -> int:
+        """Decide the run's pending approvals (its tenant's caller, or an admin); audited."""
+        await self.owned_run(run_id, principal.scope)
+        store = await self.store()
+        decided = await store.decide_approval(run_id, approved=approved)
+        await store.audit(principal.actor, "approval.decide", {"run_id": run_id, "approved": approved,
+                                                                "requests": decided}, tenant=principal.tenant)
+        return decided
+
+    async def run_detail(self, run_id: str, scope: str | None = None) -> RunDetail:
+        store = await self.store()
+        record = await self.owned_run(run_id, scope)
         steps = await store.steps(run_id)
         if not steps and record.state is not None:  # a pruned log: the checkpoint keeps the steps
             steps = record.state.steps
@@ -184,9 +248,11 @@ class AegisService:
             steps=[s.model_dump(mode="json") for s in steps],
             approvals=[ApprovalRecord(**a) for a in await store.run_approvals(run_id)])
 
-    async def health(self) -> HealthResponse:
+    async def health(self, scope: str | None = None) -> HealthResponse:
+        budgets = []
         try:
             switch, store_state = await self.kill_switch(), "ok"
+            budgets = await budget_report(await self.store(), self.settings.budgets, scope)
         except Exception as exc:
             switch, store_state = "unknown", f"error: {exc}"
         providers = []
@@ -200,7 +266,9 @@ class AegisService:
         status = "ok" if store_state == "ok" and switch == "running" else ("stopped" if switch == "stopped"
                                                                          else "degraded")
         return HealthResponse(status=status, store=store_state, kill_switch=switch, cluster=cluster,
-                              providers=providers, chain=[m.name for m in self.chain])
+                              providers=providers, chain=[m.name for m in self.chain], budgets=budgets,
+                              models=await watch(self._endpoints.endpoints, self.settings.slo, self.outcomes),
+                              canaries=self.canary.report() if self.canary else [])
 
     def frontier(self) -> Frontier:
         """Each trust and performance property with its latest measured value and where it came from

@@ -47,6 +47,30 @@ def _report(settings: Settings) -> dict[str, Any]:
     return report
 
 
+def _watched(settings: Settings, address: str) -> list[dict[str, Any]]:
+    """Each model the cluster's `ProviderActor`s have seen called: SLOs and drift (of calls: verification
+    outcomes are known only to the Serve replicas, in `/api/health`)."""
+    from actors.cluster import connect
+    from actors.registry import provider_windows
+    from aegis_ray.control.watch import watch_model
+
+    quiet_ray()
+    connect(address)
+    return [watch_model(model, window, settings.slo).model_dump(mode="json")
+            for model, window in sorted(provider_windows().items())]
+
+
+def _model_line(watched: dict[str, Any]) -> str:
+    slo, drift = watched["slo"], watched["drift"]
+    firing = [f"{a['window']} {a['indicator']} burn {a['long_burn']:.1f}" for a in slo["alerts"] if a["firing"]]
+    p95 = f"{slo['latency_p95_s']:.2f} s" if slo["latency_p95_s"] is not None else "-"
+    errors = f"{slo['error_rate']:.1%}" if slo["error_rate"] is not None else "-"
+    drifted = [m["name"] for m in drift["metrics"] if m["drifted"]]
+    return (f"model {watched['model']}: SLO {slo['status']} ({slo['calls']} calls, p95 {p95}, errors {errors}"
+            f"{'; ' + ', '.join(firing) if firing else ''}) · drift {drift['status']}"
+            f"{' (' + ', '.join(drifted) + ')' if drifted else ''}")
+
+
 def _prewarm(settings: Settings, address: str, sim_url: str | None) -> None:
     """Make the default model chain's endpoint actors now, and let the simulated ones answer once:
     the first command after `aegis up` then finds them warm."""
@@ -121,11 +145,17 @@ def down(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @reports_errors
 def status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show the local cluster: up or not, its address, processes and memory, where commands join, and
-    the kill switch."""
+    """Show the local cluster: up or not, its address, processes and memory, where commands join, the
+    kill switch, and each model's SLOs and drift."""
     from aegis_ray.cli.control import switch_state
 
-    report = _report(load_settings()) | {"kill_switch": switch_state()}
+    settings = load_settings()
+    report = _report(settings) | {"kill_switch": switch_state()}
+    if report["up"]:
+        try:
+            report["models"] = _watched(settings, report["address"])
+        except Exception as exc:  # status reports, it does not fail
+            report["models_error"] = f"{type(exc).__name__}: {exc}"
     if as_json:
         out.print_json(json.dumps(report))
         return
@@ -140,3 +170,7 @@ def status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     if report["commands_join"]:
         out.print(f"commands join {report['commands_join']}", markup=False, soft_wrap=True)
     out.print(f"kill switch {report['kill_switch']}", markup=False, soft_wrap=True)
+    for watched in report.get("models", []):
+        out.print(_model_line(watched), markup=False, soft_wrap=True)
+    if "models_error" in report:
+        out.print(f"models: cannot be read ({report['models_error']})", markup=False, soft_wrap=True)

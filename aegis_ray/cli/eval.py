@@ -137,7 +137,7 @@ async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, w
     stops the workers (they hand back the jobs they hold) and then ends them."""
     import ray
 
-    from actors.factory_worker import FactoryWorker
+    from actors.factory_worker import factory_fleet
     from actors.verifier_actor import VerifierPool
     from aegis_ray.evals.batch import BatchStage
     from aegis_ray.evals.run import execute
@@ -148,11 +148,15 @@ async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, w
     configure = endpoint_configurer(settings, sim_url)
     endpoints = {m.name: configure(m) for m in plan.models}
     stage = BatchStage(batch_client(endpoints[plan.spec.models[0].name]), batching) if batching else None
-    fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
+    fleet = factory_fleet(endpoints, settings.database_dsn, str(settings.home), workers)
     pool = VerifierPool(endpoints, settings.verification.pool_size) if plan.calls_models_after else None
 
+    from aegis_ray.tracing import inject
+
+    trace = inject()  # the workers' spans join this command's trace
+
     async def drain() -> object:
-        return await asyncio.gather(*(worker.drain.remote(work) for worker in fleet))
+        return await asyncio.gather(*(worker.drain.remote(work, trace) for worker in fleet))
 
     store = await open_store(settings.database_dsn, settings.home)
     try:

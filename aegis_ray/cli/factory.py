@@ -89,12 +89,15 @@ def _drain_on_cluster(settings: Settings, endpoints: dict[str, Any], ids: list[s
     import ray
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from actors.factory_worker import FactoryWorker
+    from actors.factory_worker import factory_fleet
     from aegis_ray.factory import follow_drain
     from aegis_ray.store import open_store
 
-    fleet = [FactoryWorker.remote(endpoints, settings.database_dsn, str(settings.home)) for _ in range(workers)]
-    draining = [w.drain.remote(options) for w in fleet]
+    fleet = factory_fleet(endpoints, settings.database_dsn, str(settings.home), workers)
+    from aegis_ray.tracing import inject
+
+    trace = inject()  # the workers' spans join this command's trace
+    draining = [w.drain.remote(options, trace) for w in fleet]
 
     async def drained() -> list[DrainStats]:
         return [await ref for ref in draining]

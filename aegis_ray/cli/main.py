@@ -32,6 +32,8 @@ from aegis_ray.cli import (
     runs,
     serve,
     sim,
+    supervise,
+    team,
     verify,
 )
 from aegis_ray.cli import eval as eval_cli  # `as`: not the builtin
@@ -64,6 +66,8 @@ app.command()(factory.queue)
 app.command()(models.models)
 app.command("serve")(serve.serve)
 app.command()(orchestrate.orchestrate)
+app.command()(supervise.supervise)
+app.command()(team.team)
 app.command()(redteam.redteam)
 app.command()(verify.verify)
 app.command("verify-claims")(verify.verify_claims)

@@ -22,7 +22,7 @@ from aegis_ray.cli.common import (
 from aegis_ray.cli.control import refuse_if_stopped
 from aegis_ray.cli.interrupt import Cancelled, interruptible
 from aegis_ray.cli.output import finish
-from aegis_ray.cli.session_run import drive, raise_if_cancelled, resume_hint, session_spec
+from aegis_ray.cli.session_run import agent_profile, drive, raise_if_cancelled, resume_hint, session_spec
 from aegis_ray.cli.verify import AnswerCheck
 from aegis_ray.config import Settings, load_settings
 from aegis_ray.errors import BadInputError
@@ -43,13 +43,16 @@ def run(
                                                         "~/.aegis/workspaces).")] = None,
     approve: Annotated[ApprovalPolicy | None, typer.Option(help="Mutating/executing tools: ask, auto or deny "
                                                                "(default AEGIS_APPROVAL, else ask).")] = None,
-    max_steps: Annotated[int, typer.Option(min=1, help="Model turns at most.")] = 20,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Model turns at most (default: the profile's, "
+                                                               "else 20).")] = None,
     max_usd: Annotated[float | None, typer.Option(min=0, help="Spend at most this many USD.")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Verify the answer claim by claim (corpus evidence, "
                                                           "cross-model consensus); abstain unless it holds.")] = False,
     corpus: Annotated[Path | None, typer.Option(help="With --verify: .txt/.md files to cite as evidence.")] = None,
     mcp: Annotated[list[str] | None, typer.Option("--mcp", help='With --code: an MCP server to mount, "CMD ARGS" '
                                                                "(stdio) or http://HOST:PORT/mcp (repeatable).")] = None,
+    profile: Annotated[str | None, typer.Option(help="With --code: an agent profile (coding, research, sre, or "
+                                                    "your own in ~/.aegis/profiles): tools, prompt, budgets.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one task on the cluster (RAY_ADDRESS's, else the local one of `aegis up`, else Ray started
@@ -58,9 +61,14 @@ def run(
     from aegis_ray.runner import SIMULATED_CODER_MODEL, SIMULATED_DEFAULT_MODEL, plan_models
 
     with interruptible() as interrupt:
-        spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()), system_prompt=system,
-                       budget=Budget(max_steps=max_steps, max_usd=max_usd))
         settings = load_settings()
+        if profile and not code:
+            raise BadInputError("--profile chooses the agent of a --code session", hint="add --code, or drop --profile")
+        agent = agent_profile(settings, profile)
+        spec = RunSpec(task=task, model=model, fallback_models=tuple(fallback or ()),
+                       system_prompt=system or (agent.system_prompt if agent else None),
+                       budget=agent.budget_with(max_steps, max_usd) if agent else Budget(max_steps=max_steps or 20,
+                                                                                         max_usd=max_usd))
         plan = plan_models(settings, spec.model, spec.fallback_models,
                            SIMULATED_CODER_MODEL if code else SIMULATED_DEFAULT_MODEL)
         if corpus and not verify:
@@ -77,6 +85,7 @@ def run(
         refuse_if_stopped(settings)
         needs_simulator = plan.needs_simulator or (check is not None and check.panel.simulated)
         from aegis_ray.telemetry import configure_tracing
+        from aegis_ray.tracing import traced
 
         configure_tracing(settings.telemetry)
         # Ray first (the status line says what it does), the simulator's server code loading meanwhile;
@@ -89,16 +98,17 @@ def run(
 
             configure = endpoint_configurer(settings, sim_url)
             if code:
-                session = session_spec(settings, plan.chain, workspace, approve or settings.approval,
-                                       check.policy if check else None, mcp or ())
+                session = session_spec(settings, plan.chain, workspace,
+                                       approve or (agent and agent.approval) or settings.approval,
+                                       check.policy if check else None, mcp or (), tools=agent.tools if agent else None)
                 run_id = new_id("run")
                 result = interrupt.run(drive(settings, session, spec, run_id, configure, quiet=as_json),
                                        f"run {run_id} is stopped, but its session could not say at which step; "
                                        f"`aegis runs` shows its state, and {resume_hint(run_id)} resumes it")
                 raise_if_cancelled(result)
             else:
-                result = interrupt.run(_answer(settings, spec, plan.chain, configure, check, sim_url,
-                                               relay=relay_calls()), "the run stopped before it was recorded")
+                answering = _answer(settings, spec, plan.chain, configure, check, sim_url, relay=relay_calls())
+                result = interrupt.run(traced("aegis run", answering), "the run stopped before it was recorded")
     if result.simulated:
         simulated_notice(result.model)
     finish(result, as_json)

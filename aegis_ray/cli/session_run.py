@@ -21,27 +21,35 @@ from aegis_ray.tools.approval import ApprovalPolicy
 from aegis_ray.types import RunResult, RunSpec, RunStatus, Step, new_id
 
 if TYPE_CHECKING:
+    from aegis_ray.profiles import Profile
     from aegis_ray.session import SessionSpec
     from aegis_ray.verify import VerificationPolicy
 
 
 def session_spec(settings: Settings, chain: tuple[ModelRef, ...], workspace: Path | None, policy: ApprovalPolicy,
                  verification: VerificationPolicy | None = None, mcp: Sequence[str] = (), *,
-                 live: bool | None = None) -> SessionSpec:
+                 live: bool | None = None, tools: tuple[str, ...] | None = None) -> SessionSpec:
     """A session in `workspace` (default: a new one under the Aegis home), with the MCP servers of
-    aegis.toml and of `mcp` (`--mcp` flags). Approvals are asked live when the policy asks and there
-    is a terminal (`live`), else a run parks."""
-    from aegis_ray.session import SessionSpec
+    aegis.toml and of `mcp` (`--mcp` flags), offering `tools` (a profile's; None: every tool).
+    Approvals are asked live when the policy asks and there is a terminal (`live`), else a run parks."""
+    from aegis_ray.session import session_from_settings
     from aegis_ray.tools.mcp_client import server_from_flag
 
     root = (workspace or settings.home / "workspaces" / new_id("ws")).resolve()
     root.mkdir(parents=True, exist_ok=True)
     live = policy == "ask" and (sys.stdin.isatty() if live is None else live)
-    return SessionSpec(workspace=str(root), chain=chain, approval=policy, approvals="live" if live else "park",
-                       sandbox_backend=settings.sandbox.backend, sandbox_image=settings.sandbox.image,
-                       limits=settings.sandbox.limits, verification=verification, security=settings.security,
-                       compaction=settings.compaction,
-                       mcp_servers=(*settings.mcp.servers, *(server_from_flag(flag) for flag in mcp)))
+    return session_from_settings(settings, chain, root, policy, "live" if live else "park",
+                                 verification=verification, mcp_servers=[server_from_flag(flag) for flag in mcp],
+                                 tools=tools)
+
+
+def agent_profile(settings: Settings, name: str | None) -> Profile | None:
+    """The agent profile `--profile NAME` selects (the shipped ones, then the user's), or None."""
+    if name is None:
+        return None
+    from aegis_ray.profiles import get_profile, profile_dirs
+
+    return get_profile(name, profile_dirs(settings.home))
 
 
 def step_lines(step: Step) -> list[str]:
@@ -56,10 +64,9 @@ def step_lines(step: Step) -> list[str]:
 
 def session_config(settings: Settings, session: SessionSpec, configure: Callable[[ModelRef], Any]) -> Any:
     """The `SessionConfig` of `session`: each model's endpoint, the store, the Aegis home."""
-    from aegis_ray.session import SessionConfig
+    from aegis_ray.session import session_config as config
 
-    return SessionConfig(spec=session, endpoints={m.name: configure(m) for m in session.models},
-                         database_url=settings.database_dsn, home=str(settings.home))
+    return config(settings, session, configure)
 
 
 async def drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id: str,
@@ -69,6 +76,7 @@ async def drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id:
     from actors.session_actor import drive_session, start_session
     from aegis_ray.loop.events import ApprovalEvent, NoticeEvent, SessionEvent, StepEvent
     from aegis_ray.tools import terminal_approver
+    from aegis_ray.tracing import traced
 
     err.print(f"[dim]run {run_id} · workspace {session.workspace} · approvals: {session.approval}"
               f"{' (parks without a terminal)' if session.approvals == 'park' else ''}[/]", soft_wrap=True)
@@ -86,7 +94,8 @@ async def drive(settings: Settings, session: SessionSpec, spec: RunSpec, run_id:
             err.print(f"[yellow]approval needed:[/] {event.request.tool} {event.request.arguments}", soft_wrap=True)
 
     approver = terminal_approver() if session.approvals == "live" else None
-    return await drive_session(start_session(config), spec, run_id, show, approver)
+    return await traced("aegis run", drive_session(start_session(config), spec, run_id, show, approver),
+                        {"aegis.run.id": run_id})
 
 
 def resume_hint(run_id: str) -> str:
@@ -95,7 +104,13 @@ def resume_hint(run_id: str) -> str:
 
 
 def raise_if_cancelled(result: RunResult) -> None:
-    """`Cancelled`, saying how to resume the run, if the session run was cancelled."""
+    """`Cancelled`, saying how to resume the run, if the session run was cancelled (`StoppedError`,
+    exit 5, if the kill switch stopped it)."""
+    if result.status is RunStatus.CANCELLED and "kill switch" in (result.answer.reason or ""):
+        from aegis_ray.control import StoppedError
+
+        raise StoppedError(f"run {result.run_id} was parked by the kill switch after {len(result.steps) - 1} steps",
+                           hint=f"`aegis resume` lifts the switch; then {resume_hint(result.run_id)} goes on")
     if result.status is RunStatus.CANCELLED:
         raise Cancelled(f"run {result.run_id} is recorded as cancelled after {len(result.steps) - 1} steps "
                         f"({result.answer.reason}); resume it with {resume_hint(result.run_id)}")

@@ -405,14 +405,14 @@ async def run_eval(task: TaskSpec | str | Path, *, model: ModelLike | None = Non
         else:
             cache = await stack.enter_async_context(local_models(settings, plan.models))
 
-        async def session_here(spec: RunSpec, job: dict[str, Any]) -> RunResult:
-            from aegis_ray.session_job import SessionJob, run_session_job
+        async def agent_here(spec: RunSpec, payload: dict[str, Any]) -> RunResult:
+            from aegis_ray.agent_jobs import run_agent_job
 
-            chain = [m for m in (spec.model, *spec.fallback_models) if m]
-            return await run_session_job(spec, SessionJob.model_validate(job), Gateway(cache, chain))
+            return await run_agent_job(spec, payload, Gateway(cache, [m for m in (spec.model, *spec.fallback_models)
+                                                                      if m]))
 
         queue, answering, work = store, answer, WorkerOptions(concurrency=concurrency)
         return await execute(plan, queue, lambda: drain(queue, answering, f"eval:{os.getpid()}", work,
-                                                        sessions=session_here),
+                                                        agents=agent_here),
                              models=models, log_dir=log_dir, on_progress=on_progress, batch=stage)
 

@@ -11,8 +11,9 @@ this process), so the expensive part is durable, content-addressed and spread ov
 Built in: `answer` (the job's answer as it is), `verified` (the answer checked through a
 `VerificationPolicy`, with the model that answered as the author and a panel that is never it; an
 abstention is an empty output, and the verification's confidence goes to every score for AUROC and
-risk at coverage) and `session` (an agent session per sample, with tools in the sandbox, run to its
-end by a factory worker: `aegis_ray.session_job`).
+risk at coverage), `session` (an agent session per sample, with tools in the sandbox, run to its
+end by a factory worker: `aegis_ray.session_job`) and `orchestrate` (a DAG plan per sample, its
+steps answered by the worker and their results synthesised: `aegis_ray.agent_jobs`).
 """
 
 from __future__ import annotations
@@ -278,6 +279,28 @@ class SessionSolver(Solver):
 def session(context: SolverContext, **options: Any) -> Solver:
     """An agent session per sample (tools, sandbox, security layer, as `run --code`); see `SessionOptions`."""
     return SessionSolver(context, SessionOptions.model_validate(options))
+
+
+# --- orchestrate ------------------------------------------------------------------------------
+
+
+class OrchestrateSolver(Solver):
+    """Each sample is a plan (`aegis_ray.agent_jobs.run_plan_job`): the first model plans the input
+    as a DAG, a factory worker answers the steps as they become ready and the synthesis of their
+    results (spotlighted as data) is the output; the cost is the plan's, steps' and synthesis's."""
+
+    @property
+    def fingerprint(self) -> str:
+        return "orchestrate"
+
+    def job_payload(self, sample: Sample) -> dict[str, Any]:
+        return {"plan": {}}
+
+
+@solver("orchestrate")
+def orchestrate(context: SolverContext) -> Solver:
+    """A DAG plan per sample, with a synthesis of its steps' results."""
+    return OrchestrateSolver(context)
 
 
 def job_key(spec: RunSpec, sample: Sample, epoch: int, extra: dict[str, Any] | None = None) -> str:

@@ -30,6 +30,7 @@ from aegis_ray.loop.guards import spend_breach, stuck_reason, turn_breach
 from aegis_ray.loop.states import TERMINAL, LoopState, check_transition
 from aegis_ray.memory.compaction import RECALL_SPEC, RECALL_TOOL, compact, context_view, plan_compaction, recall
 from aegis_ray.providers.gateway import Gateway
+from aegis_ray.telemetry import agent_span, record_agent_run, record_tool_result, tool_span
 from aegis_ray.tools.base import ToolContext
 from aegis_ray.tools.registry import ToolBox
 from aegis_ray.types import (
@@ -75,8 +76,15 @@ class AgentLoop:
         self.on_text = on_text
 
     async def run(self, spec: RunSpec, state: RunState | None = None) -> RunState:
-        """Run `spec` to a terminal state (or continue `state` from where it stopped)."""
+        """Run `spec` to a terminal state (or continue `state` from where it stopped), under an
+        `invoke_agent` span."""
         state = state or RunState(spec=spec)
+        with agent_span(spec.model or self.gateway.chain[0].name, state.run_id) as span:
+            state = await self._drive(state)
+            record_agent_run(span, state)
+            return state
+
+    async def _drive(self, state: RunState) -> RunState:
         self.tools.restore(state.tool_state)
         state.status = RunStatus.RUNNING
         clock_origin = time.monotonic() - state.elapsed_s
@@ -204,9 +212,14 @@ class AgentLoop:
         return LoopState.REFLECT, summary, {"tool_results": tuple(results)}
 
     async def _call(self, state: RunState, call: ToolCall) -> ToolResult:
-        if call.name == RECALL_TOOL and self.compaction is not None:
-            return recall(state.messages, call, self.compaction)  # from the history: what the model saw before
-        return await self.tools.call(call, self.context, effect_key=f"{state.run_id}/{state.turns}/{call.id}")
+        with tool_span(call.name, call.id) as span:
+            if call.name == RECALL_TOOL and self.compaction is not None:
+                result = recall(state.messages, call, self.compaction)  # from the history: what the model saw before
+            else:
+                result = await self.tools.call(call, self.context,
+                                               effect_key=f"{state.run_id}/{state.turns}/{call.id}")
+            record_tool_result(span, result)
+            return result
 
     async def _reflect(self, state: RunState) -> tuple[LoopState, str, dict]:
         stuck = stuck_reason(state, self.stuck_repeats)

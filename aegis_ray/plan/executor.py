@@ -69,6 +69,14 @@ class Orchestration(Frozen):
     outcome: PlanOutcome
 
 
+def step_prompt(step: PlanStep, inputs: dict[str, str]) -> str:
+    """What a step's model is asked: its task, after the results of the steps it depends on."""
+    if not inputs:
+        return step.task
+    context = "\n".join(f"[{step_id}] {output}" for step_id, output in inputs.items())
+    return f"Results of earlier steps:\n{context}\n\nTask: {step.task}"
+
+
 async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retries: int = 1,
                        store: Store | None = None, halt: Callable[[], Awaitable[None]] | None = None) -> PlanOutcome:
     """Run the plan's steps as their dependencies finish. `halt` is awaited before each step starts

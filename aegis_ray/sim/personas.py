@@ -2,9 +2,9 @@
 
 Order of precedence: a script rule matching the last message, then the scripted turn for this
 point of the conversation, then (for the compromised persona) any instruction injected into the
-input, then a verification task (`Task: ...` system prompt, see `judge.py`), then the persona's own
-behaviour. Randomness comes from the `random.Random` the server
-passes in (seeded), so a run is reproducible.
+input, then a planning, quarantine, synthesis or verification task (by its system prompt; see
+`planner.py`, `extract.py`, `judge.py`), then the persona's own behaviour. Randomness comes from
+the `random.Random` the server passes in (seeded), so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import random
 import re
 
+from aegis_ray.plan.patterns import SYNTHESIS_PROMPT
 from aegis_ray.plan.planner import PLANNER_PROMPT
 from aegis_ray.security.quarantine import QUARANTINE_PROMPT
 from aegis_ray.security.smuggling import readable_views
@@ -49,12 +50,25 @@ def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
         return extract_turn(request.last.text)
     if system == PLANNER_PROMPT:
         return plan_turn(request.last.text)
+    if system is not None and system.startswith(_SYNTHESIS_HEAD):
+        return _synthesis(request.last.text)
     task = task_of(system)
     if task is not None:
         return judge_turn(task, request.last.text, lambda question: _knowledge(profile, question, rng))
     if profile.persona is Persona.CODER:
         return code_turn(request)
     return _answer(profile, request, rng)
+
+
+_SYNTHESIS_HEAD = SYNTHESIS_PROMPT.split("{nonce}")[0]
+_RESULT = re.compile(r"<<(\w+)>> \[[^\]]+\] (.*?) <</\1>>", re.DOTALL)
+
+
+def _synthesis(results: str) -> Turn:
+    """A synthesis, the simulator's way: the workers' results, joined in order (it follows nothing
+    written inside them)."""
+    found = [text.strip() for _, text in _RESULT.findall(results)]
+    return Turn(text=" ".join(found) if found else I_DONT_KNOW)
 
 
 def _scripted(script: Script, request: SimRequest) -> Turn | None:

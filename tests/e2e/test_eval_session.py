@@ -65,3 +65,18 @@ async def test_a_session_job_starts_in_a_workspace_holding_its_files() -> None:
     assert "seeded by the job" in result.answer.text, result
     with pytest.raises(BadInputError, match="relative path"):
         SessionJob(session=spec, files={"../escape.txt": "no"})
+
+
+async def test_the_orchestrate_solver_plans_runs_steps_and_synthesises(tmp_path: Path) -> None:
+    task = tmp_path / "plans"
+    task.mkdir()
+    (task / "s.jsonl").write_text(json.dumps({"id": "q1", "input": "What are the capitals of France and Spain?",
+                                              "target": "Madrid"}) + "\n")
+    (task / "task.toml").write_text('name = "plans"\ndataset = "s.jsonl"\n[solver]\nname = "orchestrate"\n'
+                                    '[[scorers]]\nname = "includes"\n')
+    results = await run_eval(task, model="sim:sim-honest", settings=Settings(home=tmp_path / "home"))
+    [result] = results.results
+    # The simulated planner splits the goal into one step per capital; its synthesis joins their
+    # results (simulated: this checks plan, steps and synthesis as one job, not a model's reasoning).
+    assert "Paris" in (result.output or "") and "Madrid" in (result.output or "") and result.error is None
+    assert result.cost_usd > 0 and result.simulated

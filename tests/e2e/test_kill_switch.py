@@ -1,12 +1,14 @@
 """The kill switch at each entry point, as an operator flips it (`aegis stop`, `aegis resume`):
 `aegis run` refuses at once (exit 5) and runs again after; the MCP server refuses calls within a
 second of the flip and serves again after; an `aegis worker --follow` hands back its jobs within a
-second and goes on after. (A drain halting is tested in tests/unit/test_factory_drain.py; Serve's
+second and goes on after; a `run --code` session parks at its next step (exit 5) and resumes after.
+(A drain halting is tested in tests/unit/test_factory_drain.py; Serve's
 503 in tests/integration/test_serve.py and the dashboard test.)"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -28,7 +30,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def slow_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with sim_cli_server({"models": {"sim-slow*": {"persona": "honest", "latency_ms": 300}}},
+    with sim_cli_server({"models": {"sim-slow*": {"persona": "honest", "latency_ms": 300},
+                                    "sim-coder-slow*": {"persona": "coder", "latency_ms": 1000}}},
                         tmp_path_factory.mktemp("sim")) as url:
         yield url
 
@@ -130,3 +133,45 @@ def wait_for(condition: object, timeout_s: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_session_parks_at_its_next_step_and_resumes_after(slow_sim: str, cluster_address: str,
+                                                            tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = clean_env(RAY_ADDRESS=cluster_address, AEGIS_HOME=str(home), AEGIS_SIM_URL=slow_sim)
+    session = subprocess.Popen([*AEGIS, "run", "--code", "Compute the 20th Fibonacci number", "--model",
+                                "sim:sim-coder-slow", "--approve", "auto", "--workspace", str(tmp_path / "ws")],
+                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(session.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: any("write_file" in line for line in lines), 90), "the session never got going"
+        flip(home, SwitchState.STOPPED)
+        flipped = time.time()
+        assert session.wait(timeout=30) == 5, "".join(lines)
+    finally:
+        session.kill()
+    reader.join(timeout=5)
+    text = "".join(lines)
+    assert "parked by the kill switch" in text and "Traceback" not in text, text
+    run_id = text.split("run ")[-1].split()[0] if "run run_" in text else None
+    runs = json.loads(aegis("runs", "--json", env=env, cwd=tmp_path).stdout)
+    [parked] = [r for r in runs if r["status"] == "cancelled"]
+    assert run_id is None or parked["run_id"] == run_id
+    steps = asyncio.run(_steps(home, parked["run_id"]))
+    after = [s for s in steps if s.at.timestamp() > flipped]
+    # halted at the next step boundary: at most the step in flight (one ~1 s model call) and the park
+    assert [s.state for s in after][-1] == "cancelled" and len(after) <= 2, [(s.state, s.detail) for s in after]
+    flip(home, SwitchState.RUNNING)
+    resumed = aegis("resume", parked["run_id"], "--json", env=env, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "6765" in json.loads(resumed.stdout)["answer"]["text"]
+
+
+async def _steps(home: Path, run_id: str) -> list:  # list[Step]
+    store = await open_store(None, home)
+    try:
+        return await store.steps(run_id)
+    finally:
+        await store.close()

@@ -18,6 +18,9 @@ ROUTES = [
     ("POST", "/api/verify", {"answer": "42", "checks": [{"kind": "equals", "value": "42"}]}),
     ("POST", "/api/enqueue", {"tasks": ["What is the capital of Chile?"]}),
     ("POST", "/api/orchestrate", {"goal": "What are the capitals of Chile and Peru?"}),
+    ("POST", "/api/supervise", {"task": "What is the capital of Chile?", "rounds": 1}),
+    ("POST", "/api/team", {"task": "What is the capital of Chile?", "rounds": 1, "roles": ["proposer"]}),
+    ("POST", "/api/sessions", {"task": "What is 2 + 2?", "approve": "deny"}),
     ("GET", "/api/runs", None),
     ("GET", "/api/queue", None),
     ("GET", "/api/stream?task=What+is+the+capital+of+Peru%3F", None),
@@ -54,7 +57,9 @@ def test_the_verified_pipeline_answers_with_verdicts_or_abstains_as_a_message(se
     verified = client.chat.completions.create(
         model="aegis-verified", messages=[{"role": "user", "content": "What is the capital of Australia?"}])
     extension = verified.model_extra["aegis"]
-    assert verified.choices[0].message.content == "The capital of Australia is Canberra."
+    assert verified.choices[0].message.content == "Canberra."  # detect mode: the answer as given, never rewritten
+    assert extension["mode"] == "detect" and extension["verdicts"][0]["claim"]["text"] == (
+        "The capital of Australia is Canberra.")
     assert extension["abstained"] is False and extension["verdicts"][0]["status"] == "supported"
     assert extension["verification_calls"] >= 3 and extension["simulated"] is True
     unknown = client.chat.completions.create(

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serve_app.api import DOCS_FILES, Runtime, create_app
+from serve_app.auth import Authenticator, StaticKey
 
 pytestmark = pytest.mark.integration
 
@@ -18,11 +19,12 @@ KEY = "docs-test-key"
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    saved = Runtime.service, Runtime.keys
-    Runtime.service, Runtime.keys = object(), {"default": KEY}  # type: ignore[assignment]  # never reached
+    saved = Runtime.service, Runtime.auth
+    Runtime.service = object()  # type: ignore[assignment]  # never reached
+    Runtime.auth = Authenticator([StaticKey(tenant="default", key=KEY, admin=True)])
     with TestClient(create_app()) as client:
         yield client
-    Runtime.service, Runtime.keys = saved
+    Runtime.service, Runtime.auth = saved
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

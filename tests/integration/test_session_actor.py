@@ -107,3 +107,16 @@ async def test_sessions_run_under_the_security_layer_by_default(sim: SimServer, 
                                  await collect_into([]), approver=None)
     assert result.status in (RunStatus.SUCCEEDED, RunStatus.ABSTAINED)
     assert (tmp_path / "ws" / "pwned.txt").exists() is not enabled
+
+
+async def test_a_sessions_model_calls_stay_within_its_tenants_budget(sim: SimServer, tmp_path: Path) -> None:
+    from aegis_ray.config import BudgetSettings, SpendLimits
+
+    limited = config(sim, tmp_path, "auto").model_copy(update={
+        "budgets": BudgetSettings(tenants={"acme": SpendLimits(tokens_per_day=600)})})  # under one call's hold
+    spec = RunSpec(task="Compute the 20th Fibonacci number", tenant="acme")
+    result = await drive_session(start_session(limited), spec, new_id("run"), await collect_into([]), approver=None)
+    assert result.status is RunStatus.FAILED and "budget of tenant acme" in (result.answer.reason or ""), result
+    other = await drive_session(start_session(limited), RunSpec(task="Compute the 20th Fibonacci number"),
+                                new_id("run"), await collect_into([]), approver=None)
+    assert other.status is RunStatus.SUCCEEDED  # no tenant, no tenant limit
