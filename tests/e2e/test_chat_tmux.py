@@ -40,6 +40,10 @@ class Terminal:
         line = f"cd {shlex.quote(str(cwd))} && env -i {exports} {shlex.join(command)}; echo EXIT=$?; sleep 120"
         if self.alive():
             self.tmux("kill-server")
+            deadline = time.monotonic() + 10
+            while self.alive() and time.monotonic() < deadline:  # the old server takes a moment to go
+                time.sleep(0.1)
+            time.sleep(0.2)  # and its socket file with it
         self.tmux("new-session", "-d", "-x", "200", "-y", "50", "bash", "-c", line)
 
     def alive(self) -> bool:
