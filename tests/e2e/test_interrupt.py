@@ -151,11 +151,11 @@ def unsettled(home: Path, run_id: str) -> list[str]:
     return in_store(home, lambda store: store.unsettled_effects(run_id))
 
 
-def assert_clean_cancel(result: Interrupted, code: int = 130) -> None:
+def assert_clean_cancel(result: Interrupted, code: int = 130, within_s: float = 20) -> None:
     assert result.returncode == code, result.stderr
     noise = result.stderr.lower()
     assert "traceback" not in noise and "exception" not in noise and "segmentation" not in noise, result.stderr
-    assert result.exit_s < 20, f"took {result.exit_s:.1f} s to exit"
+    assert result.exit_s < within_s, f"took {result.exit_s:.1f} s to exit"
 
 
 @pytest.fixture
@@ -167,7 +167,9 @@ def test_ctrl_c_while_ray_starts_exits_130_and_leaves_no_ray_process(tmp_path: P
     env = clean_env(AEGIS_HOME=str(tmp_path / "home"))  # no cluster to join: Ray starts for this command
     result = interrupt(["run", "What is the capital of Australia?"], env, tmp_path,
                        ready=lambda err: "starting Ray" in err)
-    assert_clean_cancel(result)
+    # Ray's start cannot be interrupted half-way without leaving processes: the command lets it
+    # finish (about 10 s here, over 20 s on a busy machine), then stops it and exits.
+    assert_clean_cancel(result, within_s=60)
     assert "cancelled: nothing was started" in result.stderr
     assert recorded_runs(tmp_path / "home") == []
     assert leftovers(result.mark, set()) == []
