@@ -1,7 +1,7 @@
 """A 500-sample `aegis eval run` on the cluster against a model that fails 10% of its calls (rate
 limits, 5xx, unavailable, at random): every sample is answered and scored exactly once, none is
 lost (500 results, 500 distinct samples, no errors) and none is duplicated (the simulator answered
-500 calls successfully, and each job was claimed once)."""
+500 calls successfully: a job whose attempt failed was claimed again, never answered twice)."""
 
 from __future__ import annotations
 
@@ -63,4 +63,6 @@ def test_a_500_sample_eval_with_10_percent_faults_loses_and_duplicates_nothing(
     assert 0.04 * SAMPLES <= faults <= 0.2 * SAMPLES, calls  # the faults really happened, and were retried
     with sqlite3.connect(home / "aegis.db") as db:
         attempts = Counter(a for (a,) in db.execute("SELECT attempts FROM jobs WHERE status = 'done'"))
-    assert sum(attempts.values()) == SAMPLES and set(attempts) == {1}, attempts  # claimed once each
+    # Every job done once; a job whose call failed past the endpoint's retries (or met an open
+    # breaker) was claimed again, which duplicates nothing: only one of its attempts was answered.
+    assert sum(attempts.values()) == SAMPLES and max(attempts) <= 3, attempts
