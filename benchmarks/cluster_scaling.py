@@ -20,15 +20,14 @@ import asyncio
 import json
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
+
+from aegis_ray.sim.process import start_sim_process
 
 RESULTS = Path(__file__).parent / "results" / "cluster_scaling.json"
 TARGET = 0.95
@@ -43,21 +42,6 @@ def network_address() -> str:
             return str(probe.getsockname()[0])
         except OSError:
             return "127.0.0.1"
-
-
-def start_sim(host: str, port: int, latency_ms: float, workdir: Path) -> subprocess.Popen[bytes]:
-    config = workdir / "sim.json"
-    config.write_text(json.dumps({"models": {"sim-honest*": {"persona": "honest", "latency_ms": latency_ms}}}))
-    server = subprocess.Popen([sys.executable, "-m", "aegis_ray", "sim", "serve", "--host", host, "--port", str(port),
-                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(400):
-        try:
-            httpx.get(f"http://{host}:{port}/_sim/health").raise_for_status()
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the simulated model server did not start")
 
 
 async def drain_once(base_url: str, jobs: int, concurrency: int, home: Path) -> tuple[float, list[str]]:
@@ -108,7 +92,8 @@ async def measure(node_count: int, base_url: str, args: argparse.Namespace, work
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     host = network_address()
     workdir = Path(tempfile.mkdtemp(prefix="aegis-cluster-bench-"))
-    server = start_sim(host, args.port, args.latency_ms, workdir)
+    server = start_sim_process(args.port, {"sim-honest*": {"persona": "honest", "latency_ms": args.latency_ms}},
+                               host, wait_s=20.0)
     try:
         rows = [await measure(n, f"http://{host}:{args.port}", args, workdir) for n in (1, 2, 3)]
     finally:

@@ -13,18 +13,19 @@ from typing import Any
 import httpx
 
 
-def start_sim_process(port: int, models: dict[str, Any] | None = None) -> subprocess.Popen[bytes]:
-    """`aegis sim serve` on 127.0.0.1:`port` (with `models` as its SimConfig models, if given),
-    returned once it answers its health check."""
-    command = [sys.executable, "-m", "aegis_ray", "sim", "serve", "--port", str(port)]
+def start_sim_process(port: int, models: dict[str, Any] | None = None, host: str = "127.0.0.1",
+                      wait_s: float = 10.0) -> subprocess.Popen[bytes]:
+    """`aegis sim serve` on `host`:`port` (with `models` as its SimConfig models, if given),
+    returned once it answers its health check (within `wait_s`)."""
+    command = [sys.executable, "-m", "aegis_ray", "sim", "serve", "--host", host, "--port", str(port)]
     if models is not None:
         config = Path(tempfile.mkdtemp(prefix="aegis-sim-")) / "sim.json"
         config.write_text(json.dumps({"models": models}))
         command += ["--config", str(config)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
+    for _ in range(int(wait_s / 0.05)):
         try:
-            httpx.get(f"http://127.0.0.1:{port}/_sim/health").raise_for_status()
+            httpx.get(f"http://{host}:{port}/_sim/health").raise_for_status()
             return server
         except httpx.HTTPError:
             time.sleep(0.05)

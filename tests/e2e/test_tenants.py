@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aegis_ray.cli.common import store_call
 from aegis_ray.config import Settings
 from aegis_ray.evals import run_eval
 from aegis_ray.evals.log import write_log
-from aegis_ray.store import open_store
 from aegis_ray.types import RunSpec
 from tests.helpers import SERVE_KEY
 
@@ -24,22 +24,11 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).parents[2] / "examples" / "evals"
 
 
-def in_store(settings: Settings, work):  # work: a coroutine function over the store
-    async def go():
-        store = await open_store(settings.database_dsn, settings.home)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
 @pytest.fixture(scope="module")
 def clients(service: tuple) -> Iterator[dict[str, httpx.Client]]:
     url, settings = service
-    acme = in_store(settings, lambda s: s.create_key("acme")).secret
-    globex = in_store(settings, lambda s: s.create_key("globex")).secret
+    acme = store_call(settings, lambda s: s.create_key("acme")).secret
+    globex = store_call(settings, lambda s: s.create_key("globex")).secret
     made = {name: httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=60)
             for name, key in (("admin", SERVE_KEY), ("acme", acme), ("globex", globex))}
     yield made
@@ -67,7 +56,7 @@ def test_runs_and_approvals_are_seen_and_decided_by_their_tenant_only(service: t
         await store.create_run(parked, RunSpec(task="write a file", tenant="acme"))
         await store.request_approval(f"{parked}/0", parked, {"tool": "write_file"})
 
-    in_store(settings, park)
+    store_call(settings, park)
     assert globex.post(f"/api/runs/{parked}/approvals", json={"approved": True}).status_code == 404
     assert acme.post(f"/api/runs/{parked}/approvals", json={"approved": False}).json()["decided"] == 1
     approvals = admin.get(f"/api/runs/{parked}").json()["approvals"]
@@ -116,8 +105,8 @@ def test_only_an_admin_flips_the_switch_or_reads_the_audit_and_a_revoked_key_is_
              if e["action"].startswith("kill_switch")]
     assert flips[-2:] == ["kill_switch.stop", "kill_switch.resume"]
 
-    made = in_store(settings, lambda s: s.create_key("initech"))
-    in_store(settings, lambda s: s.revoke_key(made.key.key_id))
+    made = store_call(settings, lambda s: s.create_key("initech"))
+    store_call(settings, lambda s: s.revoke_key(made.key.key_id))
     denied = httpx.get(f"{url}/api/runs", headers={"authorization": f"Bearer {made.secret}"}, timeout=30)
     assert denied.status_code == 401
     audit = admin.get("/api/audit", params={"limit": 1000}).json()["entries"]
