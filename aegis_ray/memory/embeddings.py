@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by the embedders themselves: a session that embeds nothing never pays for it
+    import numpy as np
 
 
 class Embedder(Protocol):

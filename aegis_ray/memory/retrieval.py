@@ -4,14 +4,15 @@ Lexical search finds exact names and numbers; dense search finds paraphrases. Re
 fusion (Cormack et al., 2009: score = sum over rankers of 1 / (k + rank)) combines the two
 rankings without calibrating their scores against each other. Without an embedder the index is
 BM25 alone, and says so (`dense` is False).
+
+numpy, rank-bm25 and faiss are imported when an index is built, not with the module: the agent
+session imports this module on its way to verification, and a session that never retrieves (most
+of them) should not pay their import time on every start and every restart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import numpy as np
-from rank_bm25 import BM25Okapi
 
 from aegis_ray.memory.corpus import Passage
 from aegis_ray.memory.embeddings import Embedder
@@ -29,6 +30,9 @@ class Hit(Frozen):
 
 class HybridIndex:
     def __init__(self, passages: Sequence[Passage], embedder: Embedder | None = None) -> None:
+        import numpy as np
+        from rank_bm25 import BM25Okapi
+
         self.passages = list(passages)
         texts = [content_words(p.text) or ["\0"] for p in self.passages]
         self._words = [set(t) for t in texts]
@@ -44,6 +48,8 @@ class HybridIndex:
 
     def search(self, query: str, k: int = 5, depth: int = 50) -> list[Hit]:
         """The top `k` passages by reciprocal rank fusion of the top `depth` of each ranker."""
+        import numpy as np
+
         rankings: dict[str, list[int]] = {}
         words = content_words(query)
         lexical = self.bm25.get_scores(words)

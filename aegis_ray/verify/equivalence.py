@@ -15,8 +15,6 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
-import numpy as np
-
 from aegis_ray.memory.embeddings import Embedder
 from aegis_ray.model_ref import ModelLike
 from aegis_ray.verify.base import CallCounter, Models
@@ -54,6 +52,8 @@ class EmbeddingSimilarity:
         self.threshold = threshold
 
     async def equivalent(self, a: str, b: str, question: str = "") -> bool:
+        import numpy as np  # with the embeddings, not with every module that imports this one
+
         vectors = await asyncio.to_thread(self.embedder.embed, [a, b])
         return float(np.dot(vectors[0], vectors[1])) >= self.threshold
 

@@ -9,7 +9,9 @@ The sequence is fixed before any label is read: the distinct calibration confide
 first, skipping those that admit too few examples for any test to pass (fewer than
 ln(delta) / ln(1 - alpha), where even zero errors cannot reject), since testing those first would
 stop the sequence at once. With no rejection the controller abstains on
-everything: fail closed until calibrated. Calibrations persist as JSON.
+everything: fail closed until calibrated. Calibrations persist as JSON. (scipy is imported by the
+two functions that compute with it: loading a calibration, which every verified session does, does
+not need it.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field, ValidationError
-from scipy.special import bdtr, betaincinv
 
 from aegis_ray.errors import BadInputError
 from aegis_ray.types import Frozen
@@ -62,6 +63,8 @@ def load_calibration(path: Path) -> Calibration | None:
 
 def p_value(errors: int, accepted: int, alpha: float) -> float:
     """P(X <= errors) for X ~ Binom(accepted, alpha): small when the risk is surely below alpha."""
+    from scipy.special import bdtr
+
     return float(bdtr(errors, accepted, alpha))
 
 
@@ -96,5 +99,7 @@ def clopper_pearson_upper(errors: int, trials: int, confidence: float) -> float:
     """The one-sided upper confidence bound on an error rate (for reporting, not for the choice)."""
     if trials == 0 or errors >= trials:
         return 1.0
+    from scipy.special import betaincinv
+
     return float(betaincinv(errors + 1, trials - errors, confidence))
 
