@@ -5,7 +5,6 @@ a batch (queued faults and a failure rate), a completion delay, and refused inpu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import openai
 import pytest
@@ -23,20 +22,6 @@ pytestmark = pytest.mark.unit
 
 PROVIDERS = ("sim", "openai", "anthropic", "gemini")
 QUESTION = "What is the capital of Australia?"
-
-
-@pytest.fixture(scope="module")
-def batch_sim() -> Iterator[SimServer]:
-    """A simulator of its own: tests here change its batch profile."""
-    with SimServer() as server:
-        yield server
-
-
-@pytest.fixture
-def sim(batch_sim: SimServer) -> Iterator[SimServer]:
-    batch_sim.reset()
-    batch_sim.state.batches.profile = BatchProfile()
-    yield batch_sim
 
 
 def items(n: int, question: str = QUESTION) -> list[BatchItem]:

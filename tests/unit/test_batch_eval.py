@@ -5,7 +5,7 @@ the next run instead of submitting it again; inputs the batch path refuses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -32,19 +32,6 @@ pytestmark = pytest.mark.unit
 
 FACTS = Path(__file__).parents[2] / "examples" / "evals" / "facts" / "facts.jsonl"
 FAST = BatchOptions(poll_s=0.05, timeout_s=30)
-
-
-@pytest.fixture(scope="module")
-def batch_sim() -> Iterator[SimServer]:
-    with SimServer() as server:
-        yield server
-
-
-@pytest.fixture
-def sim(batch_sim: SimServer) -> Iterator[SimServer]:
-    batch_sim.reset()
-    batch_sim.state.batches.profile = BatchProfile()
-    yield batch_sim
 
 
 def settings_for(sim: SimServer, home: Path) -> Settings:

@@ -78,6 +78,7 @@ class BatchBook:
 
     def __init__(self, config: SimConfig) -> None:
         self.profile: BatchProfile = config.batch
+        self._configured = config.batch
         self._seed = config.seed
         self.batches: dict[str, SimBatch] = {}
         self.files: dict[str, SimFile] = {}
@@ -85,7 +86,9 @@ class BatchBook:
         self._lock = threading.Lock()
 
     def reset(self) -> None:
+        """No batches or files, the configured profile, the random stream from its seed."""
         with self._lock:
+            self.profile = self._configured
             self.batches.clear()
             self.files.clear()
             self._rng = random.Random(f"{self._seed}:batch")
