@@ -8,6 +8,10 @@ writes its `ray_current_cluster` file there, not in `/tmp/ray`, so a plain `ray.
 (a test suite, a notebook) never joins it by accident. Its address and session are recorded in
 `<home>/cluster.json`; a record whose processes are gone is dropped on the next look.
 
+With `nodes` above one, worker nodes join the head on this same machine (`ray start --address`),
+each with its own raylet, object store and CPUs, each in a session of its own recorded beside the
+head's: a cluster of several nodes to try placement and node failure on before a real one.
+
 The head starts in token-authentication mode, with a token (`actors.ray_auth`, which also
 prepares joining any cluster by address); its processes are found and stopped by session
 (`actors.process_sessions`).
@@ -54,16 +58,28 @@ class LocalHead:
     num_cpus: int | None = None
     sim_url: str | None = None  # the simulated model server that lives as long as the head
     sim_session: int | None = None
+    node_sessions: tuple[int, ...] = ()  # the worker nodes on this machine, one session each
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "node_sessions", tuple(self.node_sessions))  # a list, read back from JSON
+
+    @property
+    def nodes(self) -> int:
+        return 1 + len(self.node_sessions)
 
     def head_processes(self) -> list[int]:
         return session_members(self.session, self.temp_dir)
+
+    def node_processes(self) -> list[int]:
+        """Every live process of the worker nodes."""
+        return [pid for session in self.node_sessions for pid in session_members(session, self.temp_dir)]
 
     def sim_processes(self) -> list[int]:
         return session_members(self.sim_session, _sim_marker(self.sim_url)) if self.sim_session else []
 
     def processes(self) -> list[int]:
-        """Every live process of the head and of its simulator."""
-        return self.head_processes() + self.sim_processes()
+        """Every live process of the head, of its worker nodes and of its simulator."""
+        return self.head_processes() + self.node_processes() + self.sim_processes()
 
     def up(self) -> bool:
         """Whether the head's processes live and its GCS takes connections."""
@@ -159,15 +175,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_command(tmp: Path, num_cpus: int | None, object_store_bytes: int | None) -> list[str]:
-    command = [
-        sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start", "--head",
-        "--port=0", f"--temp-dir={tmp}", "--include-dashboard=false", "--disable-usage-stats",
-        # The Ray Client server defaults to port 10001, which another cluster may hold.
-        f"--ray-client-server-port={_free_port()}",
-        # Drivers join with log_to_driver=False: nobody reads what the log monitor would stream.
-        "--include-log-monitor=false",
-    ]
+def _start_command(tmp: Path, num_cpus: int | None, object_store_bytes: int | None,
+                   head_address: str | None = None) -> list[str]:
+    """`ray start` for the head, or (with `head_address`) for a worker node joining it."""
+    command = [sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start",
+               f"--temp-dir={tmp}", "--disable-usage-stats",
+               # Drivers join with log_to_driver=False: nobody reads what the log monitor would stream.
+               "--include-log-monitor=false"]
+    if head_address is None:
+        command += ["--head", "--port=0", "--include-dashboard=false",
+                    # The Ray Client server defaults to port 10001, which another cluster may hold.
+                    f"--ray-client-server-port={_free_port()}"]
+    else:
+        command.append(f"--address={head_address}")
     if num_cpus is not None:
         command.append(f"--num-cpus={num_cpus}")
     if object_store_bytes is not None:
@@ -211,13 +231,56 @@ def _await_sim(server: subprocess.Popen[bytes], url: str, timeout_s: float = 60.
 def _stop_head(head: LocalHead) -> None:
     if head.sim_session:
         kill_session(head.sim_session, _sim_marker(head.sim_url), grace_s=0.5)
+    for session in head.node_sessions:  # before the head: a node whose head went first only retries
+        kill_session(session, head.temp_dir, grace_s=0.5)
     kill_session(head.session, head.temp_dir)
 
 
+def _launch(command: list[str], env: dict[str, str], tmp: Path, log: Path, timeout_s: float, what: str
+            ) -> subprocess.Popen[bytes]:
+    """Run a `ray start` in a session of its own until it has started what it starts (it then exits,
+    leaving its daemons in that session); a clear error, with its log's last lines, if it failed."""
+    with log.open("w", encoding="utf-8") as out:
+        launcher = subprocess.Popen(command, env=env, cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        code = launcher.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        code = None
+    except BaseException:
+        kill_session(launcher.pid, None)
+        raise
+    if code != 0:
+        kill_session(launcher.pid, None)
+        tail = " | ".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:])
+        why = "timed out" if code is None else f"exited {code}"
+        raise ClusterError(f"the local Ray {what} did not start ({why}): {tail[-400:]}",
+                           hint=f"the full log is {log}")
+    return launcher
+
+
+def _await_nodes(address: str, nodes: int, env: dict[str, str], timeout_s: float) -> None:
+    """Wait until the GCS at `address` counts `nodes` alive nodes (asked from a child process: this
+    one may be a driver of another cluster, or none, and stays free of Ray)."""
+    code = ("import ray, time, sys\n"
+            f"ray.init(address={address!r}, log_to_driver=False, configure_logging=False)\n"
+            f"deadline = time.monotonic() + {timeout_s}\n"
+            f"while sum(n['Alive'] for n in ray.nodes()) < {nodes}:\n"
+            "    if time.monotonic() > deadline: sys.exit(1)\n"
+            "    time.sleep(0.2)\n")
+    try:
+        subprocess.run([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=timeout_s + 30, check=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        raise ClusterError(f"the local cluster did not reach {nodes} alive nodes",
+                           hint="its logs are cluster-start*.log in the Aegis home") from exc
+
+
 def start(home: Path, *, num_cpus: int | None = None, object_store_bytes: int | None = None,
-          timeout_s: float = START_TIMEOUT_S) -> tuple[LocalHead, bool]:
+          timeout_s: float = START_TIMEOUT_S, nodes: int = 1) -> tuple[LocalHead, bool]:
     """The local head of `home` and its simulator, started (detached, token auth on) unless they
-    are up; and whether this call started them."""
+    are up; and whether this call started them. With `nodes` > 1, that many nodes in all, each with
+    `num_cpus` CPUs (default: the machine's CPUs shared out among them, at least one each)."""
     home = home.expanduser()
     head = running(home)
     if head is not None:
@@ -236,31 +299,33 @@ def start(home: Path, *, num_cpus: int | None = None, object_store_bytes: int | 
         env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
         env.update(head_token_env(), RAY_USAGE_STATS_ENABLED="0")
         sim, sim_url = _start_sim(home, env)  # starts while Ray does
-        log = home / START_LOG
-        with log.open("w", encoding="utf-8") as out:
-            launcher = subprocess.Popen(_start_command(tmp, num_cpus, object_store_bytes), env=env, cwd=tmp,
-                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        sessions: list[int] = []
+        if nodes > 1 and num_cpus is None:
+            num_cpus = max(1, (os.cpu_count() or 1) // nodes)
         try:
-            try:
-                code = launcher.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                code = None
+            launcher = _launch(_start_command(tmp, num_cpus, object_store_bytes), env, tmp, home / START_LOG,
+                               timeout_s, "head")
+            sessions.append(launcher.pid)
             address_file = tmp / "ray_current_cluster"
-            if code != 0 or not address_file.exists():
-                tail = " | ".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:])
-                why = "timed out" if code is None else f"exited {code}"
-                raise ClusterError(f"the local Ray head did not start ({why}): {tail[-400:]}",
-                                   hint=f"the full log is {log}")
+            if not address_file.exists():
+                raise ClusterError("the local Ray head started but wrote no address",
+                                   hint=f"the full log is {home / START_LOG}")
+            address = address_file.read_text(encoding="utf-8").strip()
+            for i in range(1, nodes):
+                node = _launch(_start_command(tmp, num_cpus, object_store_bytes, address), env, tmp,
+                               home / f"cluster-start-node{i}.log", timeout_s, f"node {i}")
+                sessions.append(node.pid)
+            if nodes > 1:
+                _await_nodes(address, nodes, env, timeout_s)
             _await_sim(sim, sim_url)
         except BaseException:  # a failure, or Ctrl-C: leave nothing behind
             kill_session(sim.pid, None, grace_s=0.5)  # sessions of this process's own children
-            kill_session(launcher.pid, None)
+            for session in reversed(sessions):
+                kill_session(session, None)
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        head = LocalHead(address=address_file.read_text(encoding="utf-8").strip(), session=launcher.pid,
-                         temp_dir=str(tmp), started_at=time.time(), num_cpus=num_cpus, sim_url=sim_url,
-                         sim_session=sim.pid)
+        head = LocalHead(address=address, session=sessions[0], temp_dir=str(tmp), started_at=time.time(),
+                         num_cpus=num_cpus, sim_url=sim_url, sim_session=sim.pid, node_sessions=tuple(sessions[1:]))
         _write_record(home, head)
         return head, True
 

@@ -3,7 +3,9 @@
 Without one, every command that needs Ray starts a cluster of its own (about 10 s) and stops it at
 exit. `aegis up` starts a detached local head (and the simulated model server it keeps for its
 whole life); later commands join it in about a second. `aegis down` stops exactly its processes.
-`RAY_ADDRESS` (or `AEGIS_RAY_ADDRESS`) still wins: commands join that cluster instead. With
+`aegis up --nodes N` starts N nodes on this machine (each its own raylet, object store and CPUs): a
+cluster of several nodes to try placement and node failure on. `RAY_ADDRESS` (or
+`AEGIS_RAY_ADDRESS`) still wins: commands join that cluster instead. With
 `AEGIS_LOCAL_CLUSTER=keep` the first command that needs Ray runs `aegis up` for itself.
 """
 
@@ -40,7 +42,7 @@ def _report(settings: Settings) -> dict[str, Any]:
                               "autostart": autostart_enabled()}
     if head is not None:
         pids = head.processes()
-        report |= {"address": head.address, "simulator": head.sim_url, "processes": len(pids),
+        report |= {"address": head.address, "nodes": head.nodes, "simulator": head.sim_url, "processes": len(pids),
                    "memory_mb": round(_memory_mb(pids), 1), "temp_dir": head.temp_dir,
                    "up_since": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(head.started_at))}
         report["commands_join"] = joins or head.address
@@ -58,6 +60,18 @@ def _watched(settings: Settings, address: str) -> list[dict[str, Any]]:
     connect(address)
     return [watch_model(model, window, settings.slo).model_dump(mode="json")
             for model, window in sorted(provider_windows().items())]
+
+
+def _alive_nodes(address: str) -> list[dict[str, Any]]:
+    """Each alive node of the cluster: its id, CPUs and whether it is the head."""
+    import ray
+
+    from actors.cluster import connect
+
+    quiet_ray()
+    connect(address)
+    return [{"node_id": node["NodeID"], "cpus": node["Resources"].get("CPU", 0),
+             "head": "node:__internal_head__" in node["Resources"]} for node in ray.nodes() if node["Alive"]]
 
 
 def _model_line(watched: dict[str, Any]) -> str:
@@ -102,7 +116,11 @@ def _prewarm(settings: Settings, address: str, sim_url: str | None) -> None:
 
 @reports_errors
 def up(
-    num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs the cluster offers (default: all).")] = None,
+    num_cpus: Annotated[int | None, typer.Option(
+        min=1, help="CPUs the cluster offers (default: all); with --nodes, CPUs per node (default: all, shared out).")
+    ] = None,
+    nodes: Annotated[int, typer.Option(
+        min=1, max=8, help="Ray nodes to start on this machine, each with its own raylet and object store.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the cluster's status as JSON.")] = False,
 ) -> None:
     """Start a local Ray cluster that stays up: later commands join it in about a second."""
@@ -111,12 +129,18 @@ def up(
     settings = load_settings()
     head = running(settings.home)
     if head is not None:
-        err.print(f"the local cluster is already up at {head.address} (`aegis down` stops it)", soft_wrap=True)
+        err.print(f"the local cluster is already up at {head.address} with {head.nodes} node(s) "
+                  "(`aegis down` stops it)", soft_wrap=True)
+        if nodes != head.nodes:
+            err.print(f"[yellow]note:[/] it has {head.nodes} node(s), not {nodes}: `aegis down`, then "
+                      f"`aegis up --nodes {nodes}`", soft_wrap=True)
     else:
-        status("starting a local Ray cluster (~10 s)...")
-        head, _ = start(settings.home, num_cpus=num_cpus, object_store_bytes=settings.ray_object_store_mb * 2**20)
+        status(f"starting a local Ray cluster{f' of {nodes} nodes' if nodes > 1 else ''} (~{10 * nodes} s)...")
+        head, _ = start(settings.home, num_cpus=num_cpus, object_store_bytes=settings.ray_object_store_mb * 2**20,
+                        nodes=nodes)
         _prewarm(settings, head.address, head.sim_url)
-        err.print(f"local cluster up at {head.address} · simulated models at {head.sim_url}\n"
+        shape = f" · {head.nodes} nodes" if head.nodes > 1 else ""
+        err.print(f"local cluster up at {head.address}{shape} · simulated models at {head.sim_url}\n"
                   "[dim]commands that need Ray now join it; `aegis down` stops it[/]", soft_wrap=True)
     joins = settings.ray_address or os.environ.get("RAY_ADDRESS")
     if joins:
@@ -153,6 +177,7 @@ def status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     report = _report(settings) | {"kill_switch": switch_state()}
     if report["up"]:
         try:
+            report["alive_nodes"] = _alive_nodes(report["address"])
             report["models"] = _watched(settings, report["address"])
         except Exception as exc:  # status reports, it does not fail
             report["models_error"] = f"{type(exc).__name__}: {exc}"
@@ -160,13 +185,18 @@ def status_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         out.print_json(json.dumps(report))
         return
     if report["up"]:
-        out.print(f"local cluster up at {report['address']} since {report['up_since']} · {report['processes']} "
+        out.print(f"local cluster up at {report['address']} since {report['up_since']} · {report['nodes']} node(s) · "
+                  f"{report['processes']} "
                   f"processes · {report['memory_mb']:.0f} MB · simulated models at {report['simulator']}",
                   markup=False, soft_wrap=True)
     else:
         how = ("the first command that needs Ray starts one (AEGIS_LOCAL_CLUSTER=keep)" if report["autostart"]
                else "each command that needs Ray starts one for itself; `aegis up` keeps one up")
         out.print(f"no local cluster: {how}", markup=False, soft_wrap=True)
+    if len(report.get("alive_nodes", [])) > 1 or report.get("nodes", 1) > 1:
+        alive = report.get("alive_nodes", [])
+        cpus = ", ".join(f"{n['node_id'][:8]}{' (head)' if n['head'] else ''} {n['cpus']:g} CPU" for n in alive)
+        out.print(f"nodes alive: {len(alive)} of {report['nodes']}: {cpus}", markup=False, soft_wrap=True)
     if report["commands_join"]:
         out.print(f"commands join {report['commands_join']}", markup=False, soft_wrap=True)
     out.print(f"kill switch {report['kill_switch']}", markup=False, soft_wrap=True)

@@ -97,6 +97,7 @@ def _drain_on_cluster(settings: Settings, endpoints: dict[str, Any], ids: list[s
     from aegis_ray.tracing import inject
 
     trace = inject()  # the workers' spans join this command's trace
+    ray.get([w.__ray_ready__.remote() for w in fleet])  # all start together: a short queue is shared out too
     draining = [w.drain.remote(options, trace) for w in fleet]
 
     async def drained() -> list[DrainStats]:

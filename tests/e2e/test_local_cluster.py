@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +166,42 @@ def test_down_stops_every_process_and_leaves_no_file(head_env: dict[str, str], t
     assert local_cluster.recorded(home) is None and not Path(head.temp_dir).exists()
     again = aegis("down", env=head_env, cwd=tmp_path)
     assert again.returncode == 0 and "no local cluster" in again.stderr
+
+
+def test_up_with_several_nodes_spreads_work_and_down_stops_every_node(tmp_path: Path, token_file: Path) -> None:
+    """`aegis up --nodes 3`: three raylets on this machine, factory workers on each of them, and
+    `aegis down` takes every node's processes with the head's."""
+    home = tmp_path / "home"
+    env = user_env(AEGIS_HOME=str(home), RAY_AUTH_TOKEN_PATH=str(token_file))
+    try:
+        up = aegis("up", "--nodes", "3", "--num-cpus", "1", env=env, cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert "3 nodes" in up.stderr
+        head = local_cluster.recorded(home)
+        assert head is not None and head.nodes == 3 and all(process_sessions.session_members(s, head.temp_dir)
+                                                            for s in head.node_sessions)
+        status = json.loads(aegis("status", "--json", env=env, cwd=tmp_path).stdout)
+        alive = status["alive_nodes"]
+        assert status["nodes"] == 3 and len(alive) == 3 and sum(node["head"] for node in alive) == 1
+        assert all(node["cpus"] == 1 for node in alive)
+        jobs = tmp_path / "jobs.jsonl"
+        jobs.write_text("".join(json.dumps({"task": f"{QUESTION} ({i})"}) + "\n" for i in range(12)))
+        factory = aegis("factory", "-f", str(jobs), "--workers", "3", "--concurrency", "2",
+                        "-o", str(tmp_path / "out.jsonl"), env=env, cwd=tmp_path)
+        assert factory.returncode == 0, factory.stderr
+        with sqlite3.connect(home / "aegis.db") as db:
+            workers = [row[0] for row in db.execute("SELECT worker FROM jobs WHERE status = 'done'")]
+        assert len(workers) == 12
+        nodes_used = {worker.split(":")[1] for worker in workers}  # "worker:<node id>:<actor>:<pid>"
+        assert nodes_used <= {node["node_id"][:12] for node in alive} and len(nodes_used) >= 2, workers
+        again = aegis("up", "--nodes", "2", env=env, cwd=tmp_path)
+        assert again.returncode == 0 and "it has 3 node(s), not 2" in again.stderr
+        down = aegis("down", env=env, cwd=tmp_path)
+        assert down.returncode == 0, down.stderr
+        assert head.processes() == [] and head.node_processes() == []
+    finally:
+        aegis("down", env=env, cwd=tmp_path)
+        local_cluster.stop(home)
 
 
 def test_autostart_keeps_the_first_runs_cluster_for_the_next(tmp_path: Path) -> None:
