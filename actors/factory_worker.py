@@ -31,7 +31,7 @@ from aegis_ray.providers import EndpointConfig, Gateway
 from aegis_ray.providers.adapters import preload
 from aegis_ray.runner import answer_task
 from aegis_ray.store import Store, open_store
-from aegis_ray.telemetry import flush_telemetry, span_of
+from aegis_ray.telemetry import flush_telemetry
 from aegis_ray.tracing import TraceCarrier, remote_span
 from aegis_ray.types import RunResult, RunSpec
 
@@ -48,12 +48,10 @@ async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], En
             return chain.gated(spend_gate(store, settings.budgets, spec.tenant, settings.prices))
 
         async def answer(spec: RunSpec) -> RunResult:
-            with span_of("factory job", {"aegis.job.kind": "answer"}):
-                return await answer_task(gateway(spec), spec)
+            return await answer_task(gateway(spec), spec)
 
         async def agent_work(spec: RunSpec, payload: dict[str, Any]) -> RunResult:
-            with span_of("factory job", {"aegis.job.kind": "session" if "session" in payload else "plan"}):
-                return await run_agent_job(spec, payload, gateway(spec))
+            return await run_agent_job(spec, payload, gateway(spec))
 
         return await drain(store, answer, worker, options, stop, agents=agent_work)
 
@@ -68,7 +66,8 @@ class FactoryWorker:
         self._stop = asyncio.Event()
 
     async def drain(self, options: WorkerOptions, trace: TraceCarrier | None = None) -> DrainStats:
-        """`trace`: the driver's trace context, which each job's span joins."""
+        """`trace`: the driver's trace context, which the drain's span joins (and its exporter); each
+        job's span is in the trace its enqueuer's context names (`factory.drain`), linked to it."""
         store = await open_store(self._database_url, self._home)
         try:
             name = f"worker:{this_node()[:12]}:{ray.get_runtime_context().get_actor_id()[:12]}:{os.getpid()}"

@@ -9,6 +9,10 @@ in batches behind the slots, each only while it still owns the job. A worker tha
 whose leases expire; another worker reclaims them. A worker that is stopped (Ctrl-C) hands its jobs
 back at once, and so does one the kill switch halts (`aegis_ray.control`: within a second of the
 flip). Provider errors requeue a job until its attempts run out.
+
+A job keeps the W3C trace context of the code that enqueued it (`trace`, ids only; never part of its
+id), and each attempt runs under a `factory job` span in that trace, linked to the drain's own
+(`aegis_ray.tracing.consumer_span`); a job queued without one joins the drain's trace.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from aegis_ray.control.switch import KillSwitch, SwitchState
 from aegis_ray.errors import AegisError, BadInputError
 from aegis_ray.model_ref import ModelRef
 from aegis_ray.store import Job, JobOutcome, Store
+from aegis_ray.tracing import consumer_span, inject
 from aegis_ray.types import Frozen, RunResult, RunSpec, TaskText
 
 Answer = Callable[[RunSpec], Awaitable[RunResult]]
@@ -36,6 +41,7 @@ AgentRunner = Callable[[RunSpec, dict[str, Any]], Awaitable[RunResult]]
 """Runs a job that is agent work, given its payload: a session (`payload["session"]`) or a plan
 (`payload["plan"]`); see `aegis_ray.agent_jobs`."""
 AGENT_KINDS = ("session", "plan")
+TRACE_KEY = "trace"  # a payload's W3C trace context of its enqueuer: `traceparent`, `tracestate`
 T = TypeVar("T")
 _FIRST_IDLE_WAIT_S = 0.01  # the first wait of a worker that finds nothing to claim; doubled up to idle_poll_s
 
@@ -274,18 +280,23 @@ async def drain(store: Store, answer: Answer, worker: str, options: WorkerOption
     recorder = _Recorder(store, feed, options)
 
     async def attempt(job: Job) -> JobOutcome:
-        spec = RunSpec.model_validate(job.payload["spec"])
-        try:
-            if not any(kind in job.payload for kind in AGENT_KINDS):
-                result = await answer(spec)
-            elif agents is None:
-                return JobOutcome(job=job, error="BadInputError: this worker answers questions; the job is agent work "
-                                                 "(run it with `aegis eval run`, whose workers run sessions and plans)")
-            else:
-                result = await agents(spec, job.payload)
-        except AegisError as error:
-            return JobOutcome(job=job, error=f"{type(error).__name__}: {error}")
-        return JobOutcome(job=job, result={"result": result.model_dump(mode="json")})
+        kind = next((kind for kind in AGENT_KINDS if kind in job.payload), "answer")
+        with consumer_span(job.payload.get(TRACE_KEY), "factory job",
+                           {"aegis.job.id": job.job_id, "aegis.job.kind": kind}) as span:
+            spec = RunSpec.model_validate(job.payload["spec"])
+            try:
+                if kind == "answer":
+                    result = await answer(spec)
+                elif agents is None:
+                    return JobOutcome(job=job, error="BadInputError: this worker answers questions; the job is agent "
+                                                     "work (run it with `aegis eval run`, whose workers run sessions "
+                                                     "and plans)")
+                else:
+                    result = await agents(spec, job.payload)
+            except AegisError as error:
+                span.set_attribute("error.type", type(error).__name__)
+                return JobOutcome(job=job, error=f"{type(error).__name__}: {error}")
+            return JobOutcome(job=job, result={"result": result.model_dump(mode="json")})
 
     async def slot() -> None:
         while (job := await feed.next()) is not None:
@@ -347,10 +358,19 @@ async def follow_drain(store: Store, job_ids: Sequence[str], drained: Awaitable[
 
 
 def job_payload(job: FactoryJob, chain: Sequence[ModelRef], tenant: str | None = None) -> dict[str, object]:
-    """The queued job: its run spec (the chain resolved now), `tenant`'s if given."""
+    """The queued job: its run spec (the chain resolved now), `tenant`'s if given, and the trace it
+    is enqueued in (`traced_payload`)."""
     spec = RunSpec(task=job.task, model=chain[0], fallback_models=chain[1:], system_prompt=job.system_prompt,
                    tenant=tenant)
-    return {"spec": spec.model_dump(mode="json")}
+    return traced_payload({"spec": spec.model_dump(mode="json")})
+
+
+def traced_payload(payload: dict[str, object]) -> dict[str, object]:
+    """`payload` with the current W3C trace context under `trace` (ids only), when there is one: the
+    worker that runs the job, in whatever process, traces it as the enqueuer's. A job's id never
+    depends on it (re-enqueueing the same job still finds it known)."""
+    carrier = inject()
+    return {**payload, TRACE_KEY: carrier.headers} if carrier is not None and carrier.headers else payload
 
 
 def result_line(job: Job | None, job_id: str) -> dict[str, object]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -24,7 +24,7 @@ from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from aegis_ray.config import TelemetrySettings
 from aegis_ray.errors import ConfigError
@@ -167,11 +167,11 @@ def record_completion(call: ModelCall, completion: Completion) -> None:
 
 @contextmanager
 def span_of(name: str, attributes: dict[str, str | int] | None = None,
-            kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
+            kind: SpanKind = SpanKind.INTERNAL, links: Sequence[Link] = ()) -> Iterator[Span]:
     """A span `name`, current while the block runs; an exception leaves only its type on it
     (`error.type`): its message may quote what must not be recorded."""
-    with tracer().start_as_current_span(name, kind=kind, attributes=attributes, record_exception=False,
-                                        set_status_on_exception=False) as span:
+    with tracer().start_as_current_span(name, kind=kind, attributes=attributes, links=links,
+                                        record_exception=False, set_status_on_exception=False) as span:
         try:
             yield span
         except BaseException as exc:

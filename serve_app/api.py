@@ -70,6 +70,7 @@ from serve_app.models import (
     VerifyResponse,
 )
 from serve_app.service import AegisService
+from serve_app.tracing import RequestSpans
 
 MAX_BODY_BYTES = 1 << 20
 PIPELINES = {"aegis": "the service's model chain, streamed as it writes",
@@ -426,8 +427,12 @@ def add_docs(app: FastAPI) -> None:
 
 def create_app() -> FastAPI:
     # FastAPI's own limit refuses a declared length over it and a chunked body once it passes it.
+    # Its native request spans are off: they record the query string (`/api/stream`'s task) and log
+    # exception messages; `RequestSpans` is the request's span.
     app = FastAPI(title="Aegis", version="0.1.0", description="A verifying agent harness on Ray.",
-                  max_body_size=MAX_BODY_BYTES, docs_url=None, redoc_url=None)
+                  max_body_size=MAX_BODY_BYTES, docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "logs": False})
+    app.add_middleware(RequestSpans)
 
     @app.exception_handler(AegisError)
     async def aegis_error(_: Request, error: AegisError) -> JSONResponse:

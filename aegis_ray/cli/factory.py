@@ -40,13 +40,17 @@ def factory(
     jobs not finished stay queued for the next run)."""
     from aegis_ray.factory import WorkerOptions, job_payload, read_jobs, result_line
     from aegis_ray.runner import endpoint_configurer, plan_models
+    from aegis_ray.telemetry import configure_tracing, span_of
 
     with interruptible() as interrupt:
         settings = load_settings()
         jobs = read_jobs(list(tasks or []), file)
         plans = [plan_models(settings, j.model or model, fallback or ()) for j in jobs]
         ids = list(dict.fromkeys(j.job_id for j in jobs))
-        with simulator(any(p.needs_simulator for p in plans)) as sim_url:
+        configure_tracing(settings.telemetry)
+        # the command's root span: each job carries its context, so whichever worker drains it joins this trace
+        with span_of("aegis factory", {"aegis.jobs": len(ids)}), \
+                simulator(any(p.needs_simulator for p in plans)) as sim_url:
             configure = endpoint_configurer(settings, sim_url)
             endpoints = {m.name: configure(m) for p in plans for m in p.chain}
             added = store_call(settings, lambda store: store.enqueue(
@@ -143,9 +147,11 @@ def worker(
     from aegis_ray.factory import WorkerOptions
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.store import open_store
+    from aegis_ray.telemetry import configure_tracing
 
     with interruptible() as interrupt:
         settings = load_settings()
+        configure_tracing(settings.telemetry)  # each job's span joins the trace of whoever enqueued it
         with simulator(not settings.sim_url) as sim_url:
             join_cluster(settings)
             interrupt.check()

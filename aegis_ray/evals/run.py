@@ -46,6 +46,7 @@ from aegis_ray.evals.scorers import SCORERS, GradeFn, ScoreFn
 from aegis_ray.evals.settle import Settler
 from aegis_ray.evals.solvers import Solver, SolverContext, Spending, build_solver, job_key
 from aegis_ray.evals.task import TaskSpec, resolve_task
+from aegis_ray.factory import traced_payload
 from aegis_ray.model_ref import ModelLike, ModelRef, as_model_ref
 from aegis_ray.types import Frozen, Message, ModelRequest, RunResult, RunSpec, utcnow
 
@@ -81,9 +82,9 @@ class EvalJob(Frozen):
 
     def payload(self, task: str) -> dict[str, object]:
         """The factory job: `spec` is what `factory.drain` answers (or runs as a session, if `extra`
-        carries one); `eval` says whose it is."""
-        return {"spec": self.spec.model_dump(mode="json"), **self.extra,
-                "eval": {"task": task, "sample_id": self.sample.id, "epoch": self.epoch}}
+        carries one); `eval` says whose it is; `trace`, the trace it is enqueued in."""
+        return traced_payload({"spec": self.spec.model_dump(mode="json"), **self.extra,
+                               "eval": {"task": task, "sample_id": self.sample.id, "epoch": self.epoch}})
 
 
 @dataclass(frozen=True)
