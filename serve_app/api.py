@@ -156,10 +156,11 @@ async def orchestrate(body: OrchestrateRequest, svc: Svc) -> SynthesisedOrchestr
 
 
 @api.post("/supervise")
-async def supervise(body: SuperviseRequest, svc: Svc) -> Supervision:
+async def supervise(body: SuperviseRequest, svc: Svc, caller: Caller) -> Supervision:
     """Evaluator-optimizer: the worker drafts and revises until the gate (with an independent
-    critic) accepts, or the rounds run out (`accepted` false: the last draft)."""
-    return await svc.supervise(body)
+    critic) accepts, or the rounds run out (`accepted` false: the last draft). The worker's and the
+    critic's calls within the caller's budgets."""
+    return await svc.supervise(body, caller.tenant)
 
 
 @api.post("/team")
@@ -170,8 +171,8 @@ async def team(body: TeamRequest, svc: Svc) -> TeamAnswer:
 
 
 @api.post("/verify")
-async def verify(body: VerifyRequest, svc: Svc) -> VerifyResponse:
-    return await svc.verify(body)
+async def verify(body: VerifyRequest, svc: Svc, caller: Caller) -> VerifyResponse:
+    return await svc.verify(body, caller.tenant)
 
 
 @api.post("/enqueue")
@@ -266,15 +267,16 @@ async def session_approvals(session_id: str, body: DecisionRequest, svc: Svc, ca
 
 
 @api.get("/stream")
-async def stream(svc: Svc, task: Annotated[str, Query(min_length=1, max_length=100_000)],
+async def stream(svc: Svc, caller: Caller, task: Annotated[str, Query(min_length=1, max_length=100_000)],
                  model: str | None = None) -> StreamingResponse:
-    """Server-sent events: `text` deltas as the model writes, then `end` with the completion."""
+    """Server-sent events: `text` deltas as the model writes, then `end` with the completion (within
+    the caller's budgets: a refused call is 402 before the stream starts)."""
     await svc.ensure_running()
-    messages = (Message.user(task),)
+    answer = await svc.started(svc.stream((Message.user(task),), model, caller.tenant))
 
     async def events() -> AsyncIterator[str]:
         try:
-            async for event in svc.stream(messages, model):
+            async for event in answer:
                 yield sse.frame(event.model_dump_json(), event.type)
         except AegisError as error:
             yield sse.frame({"error": str(error)}, "error")
@@ -336,7 +338,9 @@ def _messages(body: ChatRequest) -> tuple[Message, ...]:
 
 
 @openai_api.post("/chat/completions", response_model=None)
-async def chat_completions(body: ChatRequest, svc: Svc) -> Any:
+async def chat_completions(body: ChatRequest, svc: Svc, caller: Caller) -> Any:
+    """Within the cost governor's limits for the caller's tenant, as `/api/run`: a refused call is
+    402 (`BudgetExhaustedError`), before any reply starts."""
     if body.model not in PIPELINES:
         raise BadInputError(f"unknown model {body.model!r}; this server serves {', '.join(map(repr, PIPELINES))}")
     await svc.ensure_running()
@@ -344,7 +348,7 @@ async def chat_completions(body: ChatRequest, svc: Svc) -> Any:
     messages = _messages(body)
     if body.model == "aegis-verified":
         # Nothing is streamed before verification ends: unverified text never leaves.
-        completion, checked = await svc.verified_answer(messages)
+        completion, checked = await svc.verified_answer(messages, caller.tenant)
         answer = checked.answer
         text = answer.text if not answer.abstained else f"I can't give a verified answer: {answer.reason}"
         extension = {**_provenance(completion), "mode": VERIFIED_MODE, "abstained": answer.abstained,
@@ -356,15 +360,17 @@ async def chat_completions(body: ChatRequest, svc: Svc) -> Any:
         return sse.response(reply.frames([text], aegis=extension))  # the finished answer, replayed
     if not body.stream:
         final = None
-        async for event in svc.stream(messages, None):
+        async for event in svc.stream(messages, None, caller.tenant):
             if isinstance(event, StreamEnd):
                 final = event.completion
         assert final is not None
         return _whole(reply, final.text, final, {**_provenance(final), "abstained": False, "verdicts": []})
 
+    events = await svc.started(svc.stream(messages, None, caller.tenant))  # refused: 402, not a broken stream
+
     async def chunks() -> AsyncIterator[str]:
         yield frame(reply.opening())
-        async for event in svc.stream(messages, None):
+        async for event in events:
             if isinstance(event, TextDelta):
                 yield frame(reply.text(event.text))
             elif isinstance(event, StreamEnd):

@@ -3,6 +3,11 @@
 The kill switch lives in the store, so it survives restarts and is shared by every replica; it
 fails closed: when the store cannot be read, the service refuses work rather than assume. Refusals
 are typed Aegis errors (`ServiceUnavailableError`, `NotFoundError`); `api.py` maps them to HTTP.
+
+Model calls made for a tenant (`run`, `stream`, `verified_answer`, `verify`) are within the cost
+governor's limits for that tenant: the replica's own calls through `gate`, and the calls of its
+`VerifierPool` through the pool's view for the tenant (`VerifierPool.for_tenant`); a refused call
+raises `BudgetExhaustedError` (HTTP 402) and is never sent.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from actors.verifier_actor import VerifierPool
 from aegis_ray.checks import run_checks
 from aegis_ray.config import Settings
 from aegis_ray.control import SwitchState, read_switch, set_switch
-from aegis_ray.control.budget import budget_report, spend_gate
+from aegis_ray.control.budget import Governor, SpendGate, budget_report, spend_gate
 from aegis_ray.control.canary import canary_router
 from aegis_ray.control.drift import OutcomeLog
 from aegis_ray.control.watch import watch
@@ -112,15 +117,33 @@ class AegisService:
         as `tenant`'s run."""
         await self.ensure_running()
         spec = RunSpec(task=task, model=model, tenant=tenant)
-        store = await self.store()
-        gate = spend_gate(store, self.settings.budgets, tenant, self.settings.prices)
-        return await answer_recorded(self.gateway(spec.model).gated(gate), spec, store)
+        return await answer_recorded(self.gateway(spec.model).gated(await self.gate(tenant)), spec,
+                                     await self.store())
 
-    async def stream(self, messages: tuple[Message, ...], model: str | None) -> AsyncIterator[StreamEvent]:
-        """Stream an answer. Callers check `ensure_running` first: a streamed HTTP response has
-        already begun (200) by the time this generator runs, too late to refuse with 503."""
-        async for event in self.gateway(model).stream(ModelRequest(messages=messages)):
+    async def gate(self, tenant: str | None) -> SpendGate | None:
+        """The cost governor's gate for `tenant`'s calls (None: no limit applies to them)."""
+        return spend_gate(await self.store(), self.settings.budgets, tenant, self.settings.prices)
+
+    async def stream(self, messages: tuple[Message, ...], model: str | None,
+                     tenant: str | None = None) -> AsyncIterator[StreamEvent]:
+        """Stream an answer for `tenant`. Callers check `ensure_running` first: a streamed HTTP
+        response has already begun (200) by the time this generator runs, too late to refuse with
+        503 (or 402: `started` awaits the first event, where a refused call is raised)."""
+        async for event in self.gateway(model).gated(await self.gate(tenant)).stream(ModelRequest(messages=messages)):
             yield event
+
+    @staticmethod
+    async def started(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """`events` begun: its first event is awaited now (so a refusal is raised before an HTTP
+        response starts), then the stream, that event first."""
+        first = await anext(events)
+
+        async def replay() -> AsyncIterator[StreamEvent]:
+            yield first
+            async for event in events:
+                yield event
+
+        return replay()
 
     @cached_property
     def panel(self) -> Panel:
@@ -133,10 +156,10 @@ class AegisService:
         if self._verifiers is None:
             models = (*self.chain, *self.panel.models)
             self._verifiers = VerifierPool({m.name: self._configure(m) for m in dict.fromkeys(models)},
-                                           self.settings.verification.pool_size)
+                                           self.settings.verification.pool_size, Governor.of(self.settings))
         return self._verifiers
 
-    async def verify(self, request: VerifyRequest) -> VerifyResponse:
+    async def verify(self, request: VerifyRequest, tenant: str | None = None) -> VerifyResponse:
         outcomes = run_checks(tuple(request.checks), request.answer)
         passed = all(o.passed for o in outcomes)
         checked = None
@@ -144,8 +167,8 @@ class AegisService:
             await self.ensure_running()
             policy = self.policy(request.layers, request.mode)
             author = request.author or self.chain[0]
-            checked = await run_policy(policy, request.question, self.verifiers(), author, answer=request.answer,
-                                       checks=tuple(request.checks))
+            checked = await run_policy(policy, request.question, self.verifiers().for_tenant(tenant), author,
+                                       answer=request.answer, checks=tuple(request.checks))
             await self.outcomes.record_outcome(str(author), abstained=checked.answer.abstained)
             passed = passed and not checked.answer.abstained
         return VerifyResponse(passed=passed, results=[CheckResult(**o.model_dump()) for o in outcomes],
@@ -157,13 +180,16 @@ class AegisService:
         return VerificationPolicy(layers=chosen, judge=self.panel.judge, voters=self.panel.voters,
                                   calibration=self.settings.verification.calibration)
 
-    async def verified_answer(self, messages: tuple[Message, ...]) -> tuple[Completion, Verification]:
-        """The `aegis-verified` pipeline: answer, then verify claim by claim in `detect` mode (the
-        answer as given: one unsupported claim rejects it); the caller reports an abstention as such."""
-        completion = await self.gateway(None).complete(ModelRequest(messages=messages))
+    async def verified_answer(self, messages: tuple[Message, ...], tenant: str | None = None
+                              ) -> tuple[Completion, Verification]:
+        """The `aegis-verified` pipeline for `tenant`: answer, then verify claim by claim in `detect`
+        mode (the answer as given: one unsupported claim rejects it); the caller reports an
+        abstention as such."""
+        gateway = self.gateway(None).gated(await self.gate(tenant))
+        completion = await gateway.complete(ModelRequest(messages=messages))
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        checked = await run_policy(self.policy(mode=VERIFIED_MODE), question, self.verifiers(), completion.model,
-                                   answer=completion.text)
+        checked = await run_policy(self.policy(mode=VERIFIED_MODE), question, self.verifiers().for_tenant(tenant),
+                                   completion.model, answer=completion.text)
         await self.outcomes.record_outcome(completion.model, abstained=checked.answer.abstained)
         return completion, checked
 
@@ -179,10 +205,11 @@ class AegisService:
         """An agent profile's system prompt (a `BadInputError` naming the profiles there are)."""
         return get_profile(profile, profile_dirs(self.settings.home)).system_prompt if profile else None
 
-    async def supervise(self, request: SuperviseRequest) -> Supervision:
+    async def supervise(self, request: SuperviseRequest, tenant: str | None = None) -> Supervision:
         await self.ensure_running()
-        worker = self.gateway(request.model)
-        critic = self.gateway(critic_model(self.settings, worker.chain[0], request.critic))
+        gate = await self.gate(tenant)
+        worker = self.gateway(request.model).gated(gate)
+        critic = self.gateway(critic_model(self.settings, worker.chain[0], request.critic)).gated(gate)
         return await supervise(worker, critic, request.task, self.settings, gate=request.gate,
                                checks=request.checks, rounds=request.rounds,
                                system_prompt=self.system_prompt(request.profile))

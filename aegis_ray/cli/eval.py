@@ -139,6 +139,7 @@ async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, w
 
     from actors.factory_worker import factory_fleet
     from actors.verifier_actor import VerifierPool
+    from aegis_ray.control.budget import Governor
     from aegis_ray.evals.batch import BatchStage
     from aegis_ray.evals.run import execute
     from aegis_ray.providers.batch import batch_client
@@ -149,7 +150,8 @@ async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, w
     endpoints = {m.name: configure(m) for m in plan.models}
     stage = BatchStage(batch_client(endpoints[plan.spec.models[0].name]), batching) if batching else None
     fleet = factory_fleet(endpoints, settings.database_dsn, str(settings.home), workers)
-    pool = VerifierPool(endpoints, settings.verification.pool_size) if plan.calls_models_after else None
+    pool = (VerifierPool(endpoints, settings.verification.pool_size, Governor.of(settings))
+            if plan.calls_models_after else None)  # within the budgets, as the eval's jobs
 
     from aegis_ray.tracing import inject
 

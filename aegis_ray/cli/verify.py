@@ -198,12 +198,14 @@ async def _verify_on_pool(settings: Settings, sim_url: str | None, models: tuple
                           index: HybridIndex | None, embedder: Embedder | None,
                           evidence_judge: Callable[[Models], Judge | None] | None = None) -> Verification:
     from actors.verifier_actor import VerifierPool
+    from aegis_ray.control.budget import Governor
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.verify import verify as run_policy
 
     join_cluster(settings)  # the command has joined already, as a rule; joining twice does nothing
     configure = endpoint_configurer(settings, sim_url)
-    pool = VerifierPool({m.name: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size)
+    pool = VerifierPool({m.name: configure(m) for m in dict.fromkeys(models)}, settings.verification.pool_size,
+                        Governor.of(settings))  # within the global budgets, as `aegis run`
     return await run_policy(policy, question, pool, author, answer=answer, index=index, embedder=embedder,
                             evidence_judge=evidence_judge(pool) if evidence_judge else None)
 

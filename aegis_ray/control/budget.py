@@ -7,6 +7,9 @@ known price is held at zero USD, and its tokens still count. The call is refused
 `BudgetExhaustedError` (HTTP 402, CLI exit 6) if the hold would pass a limit; nothing is sent, so no
 half-finished effect. `settle` replaces the hold by what the call really cost. Every refusal is
 recorded in the audit log. With no limit configured for a call's scopes the gate costs nothing.
+
+`Governor` carries the limits to a process that makes calls for another (a `VerifierActor`): it
+opens the same store and gates each call with `spend_gate` for the tenant the call is made for.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aegis_ray.config import BudgetSettings, Price
 from aegis_ray.errors import AegisError
@@ -24,6 +27,7 @@ from aegis_ray.providers.pricing import cost_usd, price_for
 from aegis_ray.types import Completion, ModelRequest, Usage
 
 if TYPE_CHECKING:
+    from aegis_ray.config import Settings
     from aegis_ray.model_ref import ModelRef
     from aegis_ray.store import Store
     from aegis_ray.store.spend import Allowance
@@ -114,6 +118,30 @@ def spend_gate(store: Store, settings: BudgetSettings, tenant: str | None = None
     if not (settings.all.any or settings.for_tenant(tenant).any):
         return None
     return SpendGate(store, settings, tenant, prices)
+
+
+class Governor(BaseModel):
+    """The cost governor as another process (a Ray actor) needs it: the store every process shares,
+    the limits and the prices. That process opens the store and gates its calls with `gate`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    database_url: str | None
+    home: str
+    budgets: BudgetSettings
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Governor | None:
+        """`settings`' governor, or None when no limit is configured at all (nothing to govern)."""
+        budgets = settings.budgets
+        if not (budgets.all.any or budgets.each_tenant.any or any(t.any for t in budgets.tenants.values())):
+            return None
+        return cls(database_url=settings.database_dsn, home=str(settings.home), budgets=budgets,
+                   prices=settings.prices)
+
+    def gate(self, store: Store, tenant: str | None) -> SpendGate | None:
+        return spend_gate(store, self.budgets, tenant, self.prices)
 
 
 class BudgetLine(BaseModel):
