@@ -378,7 +378,7 @@ def result_line(job: Job | None, job_id: str) -> dict[str, object]:
     if job is None:
         return {"job_id": job_id, "status": "missing"}
     line: dict[str, object] = {"job_id": job.job_id, "status": job.status, "attempts": job.attempts,
-                               "task": job.payload["spec"]["task"]}
+                               "task": job.payload["spec"]["task"], "worker": job.worker}
     if job.result:
         result = job.result["result"]
         line |= {"answer": result["answer"]["text"], "model": result["model"], "simulated": result["simulated"],

@@ -157,12 +157,15 @@ def worker(
             interrupt.check()
             configure = endpoint_configurer(settings, sim_url)
             options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
+            import ray
+
+            worker_name = f"cli:{ray.get_runtime_context().get_node_id()[:12]}:{os.getpid()}"  # as actors name theirs
 
             async def work() -> DrainStats:
                 store = await open_store(settings.database_dsn, settings.home)
                 try:
                     while True:
-                        stats = await drain_through_cluster(store, configure, f"cli:{os.getpid()}", options)
+                        stats = await drain_through_cluster(store, configure, worker_name, options)
                         if not (stats.halted and follow):
                             return stats
                         status("the kill switch is stopped: this worker holds no job and waits for `aegis resume`")
