@@ -8,6 +8,9 @@ early (Ctrl-C in the driver): it claims nothing more and hands back the jobs it 
 started any other way is spread by Ray (`SPREAD`). Each worker's name, which the store keeps with
 every job it finishes, starts with the id of its node. A worker whose node dies leaves its jobs to
 lease expiry: the workers on the other nodes reclaim and finish them, each exactly once (fenced).
+
+The budgets a worker enforces are the driver's (a `Governor`, handed in), not whatever settings the
+worker's node would load: every worker of a fleet governs as the command that started it.
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ import ray
 from actors.placement import NodeRing, claim_endpoints, this_node
 from actors.registry import ClusterModels
 from aegis_ray.agent_jobs import run_agent_job
-from aegis_ray.config import load_settings
-from aegis_ray.control.budget import spend_gate
+from aegis_ray.control.budget import Governor
 from aegis_ray.factory import DrainStats, WorkerOptions, drain
 from aegis_ray.model_ref import ModelRef
 from aegis_ray.providers import EndpointConfig, Gateway
@@ -37,15 +39,15 @@ from aegis_ray.types import RunResult, RunSpec
 
 
 async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], EndpointConfig], worker: str,
-                                options: WorkerOptions, stop: asyncio.Event | None = None) -> DrainStats:
+                                options: WorkerOptions, stop: asyncio.Event | None = None,
+                                governor: Governor | None = None) -> DrainStats:
     """`drain` (until `stop` is set), each job answered through the cluster's shared ProviderActors
     (or, for agent work, a session or a plan, run in this process: `aegis_ray.agent_jobs`), within the
-    cost governor's limits for the job's tenant."""
-    settings = load_settings()
+    cost governor's limits for the job's tenant (`governor`: None, no limit)."""
     async with ClusterModels(configure) as models:
         def gateway(spec: RunSpec) -> Gateway:
             chain = models.gateway((spec.model, *spec.fallback_models) if spec.model else ())
-            return chain.gated(spend_gate(store, settings.budgets, spec.tenant, settings.prices))
+            return chain.gated(governor.gate(store, spec.tenant) if governor is not None else None)
 
         async def answer(spec: RunSpec) -> RunResult:
             return await answer_task(gateway(spec), spec)
@@ -58,8 +60,10 @@ async def drain_through_cluster(store: Store, configure: Callable[[ModelRef], En
 
 @ray.remote(num_cpus=0, scheduling_strategy="SPREAD")
 class FactoryWorker:
-    def __init__(self, endpoints: dict[str, EndpointConfig], database_url: str | None, home: str) -> None:
+    def __init__(self, endpoints: dict[str, EndpointConfig], database_url: str | None, home: str,
+                 governor: Governor | None = None) -> None:
         self._endpoints = endpoints
+        self._governor = governor
         preload(endpoints.values())
         self._database_url = database_url
         self._home = Path(home)
@@ -73,7 +77,7 @@ class FactoryWorker:
             name = f"worker:{this_node()[:12]}:{ray.get_runtime_context().get_actor_id()[:12]}:{os.getpid()}"
             with remote_span(trace, "factory drain", {"aegis.worker": name}):
                 return await drain_through_cluster(store, lambda ref: self._endpoints[ref.name], name, options,
-                                                   self._stop)
+                                                   self._stop, self._governor)
         finally:
             await store.close()
             if trace is not None:
@@ -91,9 +95,10 @@ def worker_node(worker: str) -> str | None:
 
 
 def factory_fleet(endpoints: dict[str, EndpointConfig], database_url: str | None, home: str,
-                  workers: int) -> list[ray.actor.ActorHandle]:
-    """`workers` FactoryWorkers on the cluster's work nodes in turn."""
+                  workers: int, governor: Governor | None = None) -> list[ray.actor.ActorHandle]:
+    """`workers` FactoryWorkers on the cluster's work nodes in turn, within `governor`'s budgets."""
     claim_endpoints(endpoints.values())
     nodes = NodeRing()
-    return [FactoryWorker.options(scheduling_strategy=nodes.next(soft=False)).remote(endpoints, database_url, home)
+    return [FactoryWorker.options(scheduling_strategy=nodes.next(soft=False)).remote(endpoints, database_url, home,
+                                                                                     governor)
             for _ in range(workers)]

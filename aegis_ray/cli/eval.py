@@ -149,7 +149,7 @@ async def _on_cluster(plan: EvalPlan, settings: Settings, sim_url: str | None, w
     configure = endpoint_configurer(settings, sim_url)
     endpoints = {m.name: configure(m) for m in plan.models}
     stage = BatchStage(batch_client(endpoints[plan.spec.models[0].name]), batching) if batching else None
-    fleet = factory_fleet(endpoints, settings.database_dsn, str(settings.home), workers)
+    fleet = factory_fleet(endpoints, settings.database_dsn, str(settings.home), workers, Governor.of(settings))
     pool = (VerifierPool(endpoints, settings.verification.pool_size, Governor.of(settings))
             if plan.calls_models_after else None)  # within the budgets, as the eval's jobs
 

@@ -94,10 +94,11 @@ def _drain_on_cluster(settings: Settings, endpoints: dict[str, Any], ids: list[s
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from actors.factory_worker import factory_fleet
+    from aegis_ray.control.budget import Governor
     from aegis_ray.factory import follow_drain
     from aegis_ray.store import open_store
 
-    fleet = factory_fleet(endpoints, settings.database_dsn, str(settings.home), workers)
+    fleet = factory_fleet(endpoints, settings.database_dsn, str(settings.home), workers, Governor.of(settings))
     from aegis_ray.tracing import inject
 
     trace = inject()  # the workers' spans join this command's trace
@@ -144,6 +145,7 @@ def worker(
 
     from actors.factory_worker import drain_through_cluster
     from aegis_ray.control import KillSwitch, StoppedError
+    from aegis_ray.control.budget import Governor
     from aegis_ray.factory import WorkerOptions
     from aegis_ray.runner import endpoint_configurer
     from aegis_ray.store import open_store
@@ -165,7 +167,8 @@ def worker(
                 store = await open_store(settings.database_dsn, settings.home)
                 try:
                     while True:
-                        stats = await drain_through_cluster(store, configure, worker_name, options)
+                        stats = await drain_through_cluster(store, configure, worker_name, options,
+                                                                governor=Governor.of(settings))
                         if not (stats.halted and follow):
                             return stats
                         status("the kill switch is stopped: this worker holds no job and waits for `aegis resume`")
