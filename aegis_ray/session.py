@@ -7,10 +7,14 @@ description reads as an injection; their tools untrusted unless the server is ma
 `Session.loop(context, approver, on_step)` assembles a run's `AgentLoop`: the tools in a registry
 with the session's approval policy, under the security layer (`security.guard.defended_toolbox`,
 with the session's security settings, its provider keys scrubbed, its first model as the
-quarantined reader) unless the spec switches it off, the verifier (the declared checks, or the
-spec's verification policy; then re-execution), judging only the latest message's turn of a
-conversation, and context compaction. Where it runs (a Ray actor, durability, event streaming,
-waiting on approvals) is the caller's: `actors.session_actor`.
+quarantined reader and the planner) unless the spec switches it off, the verifier (the declared
+checks, or the spec's verification policy; then re-execution), judging only the latest message's
+turn of a conversation, and context compaction. Each run tells the toolbox which user request it
+serves (the task, or a conversation's latest message: `current_message`); the intent plan is derived
+from that message alone before its first tool call, checkpointed with the run (`RunState.tool_state`),
+and a run resumed within the message enforces the committed plan, never a new one.
+Where it runs (a Ray actor, durability, event streaming, waiting on approvals) is the caller's:
+`actors.session_actor`.
 """
 
 from __future__ import annotations
@@ -26,17 +30,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from aegis_ray.checks import Verifier, declared_checks
 from aegis_ray.config import BudgetSettings, CompactionSettings, MCPServerSettings, Price, SecuritySettings, Settings
 from aegis_ray.loop.agent import AgentLoop, StepListener, TextListener
-from aegis_ray.loop.conversation import current_message
+from aegis_ray.loop.conversation import USER_STEP, current_message
 from aegis_ray.model_ref import ModelName, ModelRef
 from aegis_ray.providers import EndpointConfig, Gateway
 from aegis_ray.sandbox import SandboxBackend, SandboxLimits
 from aegis_ray.security.detector import detect
 from aegis_ray.security.guard import defended_toolbox
+from aegis_ray.security.quarantine import QuarantinedTools
 from aegis_ray.tools import BUILTIN_TOOLS, ApprovalPolicy, Approver, Tool, ToolContext, ToolRegistry
 from aegis_ray.tools.ledger import LEDGER_TOOLS
 from aegis_ray.tools.mcp_client import MountedServers, mount_servers
 from aegis_ray.tools.registry import ToolBox
-from aegis_ray.types import Answer, RunState
+from aegis_ray.types import Answer, RunSpec, RunState
 from aegis_ray.verify.execution import execution_verifier
 from aegis_ray.verify.policy import VerificationPolicy, policy_verifier
 
@@ -149,16 +154,39 @@ class Session:
                                                                         *mounted.untrusted]})
         return defended_toolbox(lambda _gate: tools, security=security, models=self.gateway,
                                 reader=spec.chain[0], secrets=self.secrets, approval=spec.approval,
-                                approver=approver)
+                                approver=approver, contained=CONTAINED_TOOLS)
 
     def loop(self, context: ToolContext, approver: Approver | None, on_step: StepListener | None = None,
              on_text: TextListener | None = None) -> AgentLoop:
         """A run's agent loop, ready to `run` (`on_text`: the model's text as it is written)."""
         policy = self.spec.verification
         verifier = execution_verifier(context, policy_verifier(policy, self.gateway) if policy else declared_checks)
-        return AgentLoop(self.gateway, self.toolbox(approver), context, on_step=on_step,
-                         verifier=_latest_turn(verifier), stuck_repeats=self.spec.stuck_repeats,
-                         compaction=self.spec.compaction, on_text=on_text)
+        return _SessionLoop(self.gateway, self.toolbox(approver), context, on_step=on_step,
+                            verifier=_latest_turn(verifier), stuck_repeats=self.spec.stuck_repeats,
+                            compaction=self.spec.compaction, on_text=on_text)
+
+
+CONTAINED_TOOLS = tuple(t.name for t in (*BUILTIN_TOOLS, *LEDGER_TOOLS))
+"""The session's own tools, outside the intent plan's scope: files in its workspace, commands in its
+sandbox (no network), its run's ledger. A coding agent writes, runs and rewrites many times; a plan
+of one call each would send every iteration to a person. What the plan guards is what leaves the
+sandbox: MCP tools, extra tools, anything with an outside effect."""
+
+
+class _SessionLoop(AgentLoop):
+    """A session's agent loop: each run first tells its defended toolbox which request it serves."""
+
+    async def run(self, spec: RunSpec, state: RunState | None = None) -> RunState:
+        state = state or RunState(spec=spec)
+        if isinstance(self.tools, QuarantinedTools):
+            self.tools.begin_request(*_request(state))
+        return await super().run(spec, state)
+
+
+def _request(state: RunState) -> tuple[str, int]:
+    """The request a run now serves, and which of the conversation's messages it is (0: the task;
+    then one per follow-up): what the intent plan is derived from, the message's text alone."""
+    return current_message(state).spec.task, sum(step.state == USER_STEP for step in state.steps)
 
 
 def _offered(patterns: tuple[str, ...] | None, name: str) -> bool:

@@ -13,7 +13,8 @@ the production wiring and not a copy of it:
   untrusted patterns default to every tool) is quarantined and read only by `reader`; arguments
   are checked against the capability policy (the settings' rules, then the defaults with the
   contacts a tainted recipient may name) and the gate; with the user's `request`, the `planner`
-  commits to the task's calls first (`intent`).
+  commits to the task's calls first (`intent`); a session gives each run's request, and each next
+  message of a conversation, later (`QuarantinedTools.begin_request`).
 
 What differs between callers is a parameter: the security settings, the secrets, the reader
 model, the request and the planner, the approval policy, the transport. Sessions (`aegis_ray.session`), the red team
@@ -46,10 +47,12 @@ ToolsOverGate = Callable[[EgressGate], Iterable[Tool]]
 def defended_toolbox(tools: ToolsOverGate, *, security: SecuritySettings, models: Models, reader: str,
                      secrets: Iterable[str] = (), approval: ApprovalPolicy = "ask", approver: Approver | None = None,
                      transport: httpx.AsyncBaseTransport | None = None, request: str | None = None,
-                     planner: str | None = None) -> QuarantinedTools:
+                     planner: str | None = None, contained: Iterable[str] = ()) -> QuarantinedTools:
     """`tools` under the security layer, as `security` configures it (its `enabled` switch is the
     caller's to honour: this always defends). `request` is the user's request (the planning pass
-    needs it; without it there is no plan), `planner` the model that plans (default: `reader`).
+    needs it; without it, and until `begin_request` gives one, there is no plan), `planner` the
+    model that plans (default: `reader`). `contained`: tools the plan does not govern (their effects
+    stay in the caller's sandboxed workspace; see `GuardOptions.contained`).
     The returned toolbox owns the gate (`.gate`; close it with `gate.aclose()` when its requests
     are done)."""
     secrets = list(secrets)
@@ -58,9 +61,9 @@ def defended_toolbox(tools: ToolsOverGate, *, security: SecuritySettings, models
                         fields=security.sensitive_fields)
     gate = EgressGate(EgressPolicy(allow_hosts=tuple(security.allow_hosts)), outbound, transport=transport)
     registry = ToolRegistry(tools(gate), policy=approval, approver=approver)
-    options = GuardOptions(request=request if security.plan else None, planner=planner, unplanned=security.unplanned,
+    options = GuardOptions(request=request, plan=security.plan, planner=planner, unplanned=security.unplanned,
                            unplanned_reads=security.unplanned_reads, on_flag=security.on_flag,
-                           taint_context=security.taint_context)
+                           taint_context=security.taint_context, contained=tuple(contained))
     return QuarantinedTools(registry, models=models, reader=reader, policy=policy_of(security), gate=gate,
                             scrubber=scrubber, untrusted_tools=untrusted_names(registry.specs, security),
                             options=options)

@@ -19,7 +19,8 @@ typed values into variables and can never call a tool.
 - with the user's request, a planning pass (`intent`) commits, before any tool runs, to the
   task's calls and the sources each argument may come from; a call outside that plan is blocked or
   asked about (`unplanned`), reads aside (`unplanned_reads`); a value from a source the detector
-  flagged needs a person;
+  flagged needs a person; a conversation's next message is a new request (`begin_request`), planned
+  for afresh from that message alone, and the plan in force is checkpointed with the run;
 - tools whose description the injection detector flags are refused at mount (fail closed);
 - `render` puts variable values into the final answer for the user, minus auto-loading images to
   hosts off the egress allowlist;
@@ -29,6 +30,7 @@ typed values into variables and can never call a tool.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -85,11 +87,18 @@ class GuardOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     request: str | None = Field(default=None, description="The user's request: the planning pass needs it.")
+    request_index: int | None = Field(default=None, description=(
+        "Which of a conversation's messages the request is (0: the task): a plan made for another is not its plan."))
+    plan: bool = Field(default=True, description="Plan for the request before the first call (`SecuritySettings`).")
     planner: str | None = Field(default=None, description="The model that plans (default: the reader).")
     unplanned: Literal["approve", "block"] = "approve"
     unplanned_reads: bool = True
     on_flag: Literal["approve", "block"] = "approve"
     taint_context: Literal["shown", "produced"] = "shown"
+    contained: tuple[str, ...] = Field(default=(), description=(
+        "Tools outside the plan's scope: their effects stay inside the session's own sandboxed workspace (a "
+        "session's file, exec and ledger tools), where the approval policy governs them. Every other tool is "
+        "planned; with none left, no planning pass runs."))
 
 
 class QuarantinedTools:
@@ -110,6 +119,9 @@ class QuarantinedTools:
         """The join of every label that reached the planner: what it writes carries it."""
         self.plan: PlanTracker | None = None
         self.plan_error: str | None = None
+        self.plan_for: int | None = None
+        """The `request_index` of the request the plan (or `plan_error`) was made for."""
+        self._planning = asyncio.Lock()
         self.calls: Counter[str] = Counter()
         flagged = {s.name: detect(s.description) for s in tools.specs}
         self.refused = {name: d for name, d in flagged.items() if d.flagged}
@@ -123,20 +135,30 @@ class QuarantinedTools:
         return (f"Attachment {attachment.name} ({len(attachment.content)} characters) is stored in {name}: untrusted "
                 f"content you cannot read; use extract on {name}, or pass {name} to a tool.")
 
+    def begin_request(self, request: str, index: int) -> None:
+        """The user request the calls from now on serve, the conversation's message `index` (0: the
+        task). The plan in force stays only if it was made for that message (a run resumed within
+        it); else the next call plans for `request` alone, so an earlier message's plan never
+        widens a later one. The variables, the context label and the call counts go on."""
+        self.options = self.options.model_copy(update={"request": request, "request_index": index})
+
     def checkpoint(self) -> dict[str, Any]:
         return {"variables": {name: held.model_dump(mode="json") for name, held in self.variables.items()},
                 "context": self.context.model_dump(mode="json"), "calls": dict(self.calls),
-                "plan": self.plan.checkpoint() if self.plan is not None else None, "plan_error": self.plan_error}
+                "plan": self.plan.checkpoint() if self.plan is not None else None, "plan_error": self.plan_error,
+                "plan_for": self.plan_for}
 
     def restore(self, saved: dict[str, Any]) -> None:
         """A resumed run gets back the variables its committed steps refer to (and numbering goes on
-        after them), the planner's context label, and its plan with the calls already made."""
+        after them), the planner's context label, and its plan with the calls already made (never
+        planned again: the committed plan is the one in force)."""
         self.variables = {name: Labelled[str].model_validate(held)
                           for name, held in saved.get("variables", {}).items()}
         self.context = Label.model_validate(saved.get("context", {}))
         self.calls = Counter(saved.get("calls", {}))
         self.plan_error = saved.get("plan_error")
         self.plan = PlanTracker.restore(saved["plan"]) if saved.get("plan") else None
+        self.plan_for = saved.get("plan_for")
 
     def _store(self, value: str, label: Label) -> str:
         name = f"$v{len(self.variables) + 1}"
@@ -158,12 +180,12 @@ class QuarantinedTools:
         return value, TRUSTED
 
     async def call(self, call: ToolCall, ctx: ToolContext, effect_key: str | None = None) -> ToolResult:
+        await self._ensure_plan()
         if call.name == "extract":
             return await self._extract(call)
         if call.name in self.refused:
             return _fail(call, "PolicyViolation", f"{call.name} was refused at mount: its description reads as an "
                          f"injection ({', '.join(f.rule for f in self.refused[call.name].findings) or 'smuggled'})")
-        await self._ensure_plan()
         resolved = {k: self._substitute(v) for k, v in call.arguments.items()}
         arguments = {k: v for k, (v, _) in resolved.items()}
         echoed = {k: label for k, (_, label) in resolved.items()}
@@ -191,7 +213,7 @@ class QuarantinedTools:
 
     def _intent(self, tool: str, fit: Fit | None) -> Decision | None:
         """The plan's verdict on a call, when it has one against it."""
-        if self.plan is None:
+        if self.plan is None or tool in self.options.contained:
             return None
         if fit is None or fit.slot is None:
             if self.plan_error is None and self.options.unplanned_reads and self._effect(tool) is Effect.READ:
@@ -208,15 +230,20 @@ class QuarantinedTools:
         return self.tools.get(tool).effect if tool in self.tools else None
 
     async def _ensure_plan(self) -> None:
-        """The planning pass, once, before the first tool runs (only the request and the specs)."""
-        if self.plan is not None or not self.options.request:
-            return
-        specs = [s for s in self.tools.specs if s.name not in self.refused]
-        made = await plan_intent(self.models, self.options.planner or self.reader, self.options.request, specs)
-        if isinstance(made, str):
-            self.plan_error = made
-            made = IntentPlan()
-        self.plan = PlanTracker(made)
+        """The planning pass, once per request, before its first call runs (only the request and the
+        specs: nothing a tool returned). Parallel first calls wait for the one pass."""
+        async with self._planning:
+            options = self.options
+            planned = self.plan is not None and self.plan_for == options.request_index
+            if planned or not (options.plan and options.request):
+                return
+            specs = [s for s in self.tools.specs if s.name not in self.refused and s.name not in options.contained]
+            if not specs:
+                return  # every tool is contained: nothing for a plan to govern
+            made = await plan_intent(self.models, options.planner or self.reader, options.request, specs)
+            self.plan_error = made if isinstance(made, str) else None
+            self.plan = PlanTracker(IntentPlan() if isinstance(made, str) else made)
+            self.plan_for = options.request_index
 
     def _admit_output(self, call: ToolCall, result: ToolResult, arguments: dict[str, Any],
                       labels: dict[str, Label]) -> ToolResult:

@@ -16,11 +16,13 @@ import re
 
 from aegis_ray.plan.patterns import SYNTHESIS_PROMPT
 from aegis_ray.plan.planner import PLANNER_PROMPT
+from aegis_ray.security.intent import PLANNING_PROMPT
 from aegis_ray.security.quarantine import QUARANTINE_PROMPT
 from aegis_ray.security.smuggling import readable_views
 from aegis_ray.sim.coder import I_DONT_KNOW, code_turn
 from aegis_ray.sim.extract import extract_turn
 from aegis_ray.sim.facts import Fact, fact_table
+from aegis_ray.sim.intent import intent_turn
 from aegis_ray.sim.judge import judge_turn
 from aegis_ray.sim.models import ModelProfile, Persona, Script, ToolCallTurn, Turn
 from aegis_ray.sim.planner import plan_turn
@@ -38,6 +40,10 @@ _SAY = re.compile(
 
 
 def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> Turn:
+    system = request.messages[0].text if request.messages and request.messages[0].role == "system" else None
+    if system == PLANNING_PROMPT:  # a script's rules may answer it; its turns are what it plans
+        ruled = _scripted(profile.script.model_copy(update={"turns": []}), request) if profile.script else None
+        return ruled or intent_turn(profile, request.last.text)
     scripted = _scripted(profile.script, request) if profile.script else None
     if scripted is not None:
         return scripted
@@ -45,7 +51,6 @@ def respond(profile: ModelProfile, request: SimRequest, rng: random.Random) -> T
         obeyed = _obey_injected(request)
         if obeyed is not None:
             return obeyed
-    system = request.messages[0].text if request.messages and request.messages[0].role == "system" else None
     if system == QUARANTINE_PROMPT:
         return extract_turn(request.last.text)
     if system == PLANNER_PROMPT:
