@@ -198,7 +198,8 @@ class SessionActor:
             await events.put(TextEvent(text=text))
 
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
-        loop = self._session.loop(context, ask, on_step, on_text if stream else None)
+        loop = self._session.loop(context, ask, on_step, on_text if stream else None,
+                                  node=ray.get_runtime_context().get_node_id())
         switch = KillSwitch(store)
 
         async def drive() -> None:

@@ -157,13 +157,14 @@ class Session:
                                 approver=approver, contained=CONTAINED_TOOLS)
 
     def loop(self, context: ToolContext, approver: Approver | None, on_step: StepListener | None = None,
-             on_text: TextListener | None = None) -> AgentLoop:
-        """A run's agent loop, ready to `run` (`on_text`: the model's text as it is written)."""
+             on_text: TextListener | None = None, node: str | None = None) -> AgentLoop:
+        """A run's agent loop, ready to `run` (`on_text`: the model's text as it is written; `node`:
+        where it runs, recorded on each step)."""
         policy = self.spec.verification
         verifier = execution_verifier(context, policy_verifier(policy, self.gateway) if policy else declared_checks)
         return _SessionLoop(self.gateway, self.toolbox(approver), context, on_step=on_step,
                             verifier=_latest_turn(verifier), stuck_repeats=self.spec.stuck_repeats,
-                            compaction=self.spec.compaction, on_text=on_text)
+                            compaction=self.spec.compaction, on_text=on_text, node=node)
 
 
 CONTAINED_TOOLS = tuple(t.name for t in (*BUILTIN_TOOLS, *LEDGER_TOOLS))

@@ -258,6 +258,7 @@ class Step(Frozen):
     completion: Completion | None = None
     tool_results: tuple[ToolResult, ...] = ()
     at: datetime = Field(default_factory=utcnow)
+    node: str | None = Field(default=None, description="The Ray node it ran on, where the loop ran on one.")
 
 
 class RunState(BaseModel):
@@ -338,3 +339,5 @@ class RunResult(Frozen):
     cost_usd: float | None
     latency_s: float
     steps: tuple[Step, ...] = Field(default=(), description="The transcript: every state the run went through.")
+    node: str | None = Field(default=None, description="The Ray node its last step ran on (a session's: where it "
+                                                        "ended, after any resume on another node).")

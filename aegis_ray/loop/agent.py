@@ -64,7 +64,10 @@ class AgentLoop:
     def __init__(self, gateway: Gateway, tools: ToolBox, context: ToolContext, *,
                  verifier: Verifier = declared_checks, on_step: StepListener | None = None,
                  stuck_repeats: int = 3, system_prompt: str = AGENT_SYSTEM_PROMPT,
-                 compaction: CompactionSettings | None = None, on_text: TextListener | None = None) -> None:
+                 compaction: CompactionSettings | None = None, on_text: TextListener | None = None,
+                 node: str | None = None) -> None:
+        """`node`: where this loop runs (a Ray node id), recorded on each step it takes."""
+        self.node = node
         self.gateway = gateway
         self.tools = tools
         self.context = context
@@ -111,7 +114,8 @@ class AgentLoop:
 
     async def _record(self, state: RunState, ran: LoopState, detail: str, **extra: object) -> None:
         """Append what state `ran` did to the step log, and tell the listener."""
-        step = Step(index=len(state.steps), state=ran.value, detail=detail, **extra)  # type: ignore[arg-type]
+        step = Step(index=len(state.steps), state=ran.value, detail=detail, node=self.node,
+                    **extra)  # type: ignore[arg-type]
         state.steps.append(step)
         state.tool_state = self.tools.checkpoint()
         if self.on_step is not None:
@@ -242,4 +246,5 @@ def run_result(state: RunState) -> RunResult:
         run_id=state.run_id, task=state.spec.task, status=state.status,
         answer=state.answer or parked, model=state.model or "(none)", simulated=state.simulated,
         usage=state.usage, cost_usd=state.cost_usd, latency_s=state.elapsed_s, steps=tuple(state.steps),
+        node=next((step.node for step in reversed(state.steps) if step.node), None),
     )

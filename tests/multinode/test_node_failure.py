@@ -170,6 +170,9 @@ async def test_a_session_resumes_on_another_node_from_its_last_committed_step(
     assert {node for _, node in entries[:3]} == {first_node}
     assert first_node not in {node for _, node in entries[3:]}, "resumed on another node"
     assert actor_node(session) != first_node
+    tool_steps = [step for step in result.steps if step.tool_results]
+    assert {step.node for step in tool_steps[:3]} == {first_node}, "each step records the node it ran on"
+    assert result.node == actor_node(session) and tool_steps[-1].node == result.node
     ray.kill(session, no_restart=True)
 
 
