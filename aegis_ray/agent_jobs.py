@@ -7,6 +7,12 @@ has the first model of the chain plan the task as a DAG, answers its steps as th
 spotlighted as data (`plan.patterns.orchestrate`). Either way the job's result is one `RunResult`
 whose cost and usage are every model call the work made (a session's state counts them; a plan's
 are added up by a `Meter` on its gateway).
+
+Budgets: every call of the work goes through the gateway the worker gives, which the worker gates
+with the cost governor for the job's tenant (`actors.factory_worker`); a plan's steps run here,
+through the same gateway (the `Meter` passes each call to that gate first), so a plan job is
+governed exactly as its planning and synthesis are. A step refused fails as a step fails (not
+retried: `plan.executor`); a refused planning or synthesis fails the job.
 """
 
 from __future__ import annotations

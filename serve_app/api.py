@@ -149,10 +149,12 @@ async def run(body: RunRequest, svc: Svc, caller: Caller) -> RunResult:
 
 
 @api.post("/orchestrate")
-async def orchestrate(body: OrchestrateRequest, svc: Svc) -> SynthesisedOrchestration:
+async def orchestrate(body: OrchestrateRequest, svc: Svc, caller: Caller) -> SynthesisedOrchestration:
     """The model plans `goal` as a DAG; the Orchestrator runs ready steps in parallel on the cluster;
-    one answer is synthesised from their results (spotlighted as data), carrying their taint."""
-    return await svc.orchestrate(body)
+    one answer is synthesised from their results (spotlighted as data), carrying their taint. The
+    planning, every step's and the synthesis's calls within the caller's budgets (a step refused
+    fails, as the outcome says; a refused planning or synthesis is 402)."""
+    return await svc.orchestrate(body, caller.tenant)
 
 
 @api.post("/supervise")
@@ -164,10 +166,10 @@ async def supervise(body: SuperviseRequest, svc: Svc, caller: Caller) -> Supervi
 
 
 @api.post("/team")
-async def team(body: TeamRequest, svc: Svc) -> TeamAnswer:
+async def team(body: TeamRequest, svc: Svc, caller: Caller) -> TeamAnswer:
     """Role agents (an actor each) debate on a shared board; the judge decides. The answer carries
-    the taint of the whole board."""
-    return await svc.team(body)
+    the taint of the whole board. The roles' and the judge's calls within the caller's budgets."""
+    return await svc.team(body, caller.tenant)
 
 
 @api.post("/verify")

@@ -4,10 +4,12 @@ The kill switch lives in the store, so it survives restarts and is shared by eve
 fails closed: when the store cannot be read, the service refuses work rather than assume. Refusals
 are typed Aegis errors (`ServiceUnavailableError`, `NotFoundError`); `api.py` maps them to HTTP.
 
-Model calls made for a tenant (`run`, `stream`, `verified_answer`, `verify`) are within the cost
-governor's limits for that tenant: the replica's own calls through `gate`, and the calls of its
-`VerifierPool` through the pool's view for the tenant (`VerifierPool.for_tenant`); a refused call
-raises `BudgetExhaustedError` (HTTP 402) and is never sent.
+Model calls made for a tenant (`run`, `stream`, `verified_answer`, `verify`, `supervise`,
+`orchestrate`, `team`) are within the cost governor's limits for that tenant: the replica's own
+calls through `gate`, the calls of its `VerifierPool` through the pool's view for the tenant
+(`VerifierPool.for_tenant`), and those of plan steps and role agents, made in other processes, with
+the replica's `Governor` and the tenant handed to them; a refused call raises
+`BudgetExhaustedError` (HTTP 402) and is never sent.
 """
 
 from __future__ import annotations
@@ -193,12 +195,14 @@ class AegisService:
         await self.outcomes.record_outcome(completion.model, abstained=checked.answer.abstained)
         return completion, checked
 
-    async def orchestrate(self, request: OrchestrateRequest) -> SynthesisedOrchestration:
+    async def orchestrate(self, request: OrchestrateRequest, tenant: str | None = None) -> SynthesisedOrchestration:
+        """A plan for `tenant`: the planning and the synthesis through this replica's gate, each step's
+        call (a Ray task, anywhere on the cluster) within the same limits (`Governor`) for `tenant`."""
         await self.ensure_running()
-        gateway = self.gateway(request.model)
-        chain = gateway.chain
-        planned = await orchestrate(request.goal, {m.name: self._configure(m) for m in chain}, chain,
-                                    self.settings.database_dsn, str(self.settings.home), request.retries)
+        gateway = self.gateway(request.model).gated(await self.gate(tenant))
+        planned = await orchestrate(request.goal, gateway, {m.name: self._configure(m) for m in gateway.chain},
+                                    self.settings.database_dsn, str(self.settings.home), request.retries,
+                                    governor=Governor.of(self.settings), tenant=tenant)
         return await synthesised(gateway, request.goal, planned)
 
     def system_prompt(self, profile: str | None) -> str | None:
@@ -214,13 +218,15 @@ class AegisService:
                                checks=request.checks, rounds=request.rounds,
                                system_prompt=self.system_prompt(request.profile))
 
-    async def team(self, request: TeamRequest) -> TeamAnswer:
+    async def team(self, request: TeamRequest, tenant: str | None = None) -> TeamAnswer:
+        """A team for `tenant`: its role agents' and judge's calls within `tenant`'s limits."""
         await self.ensure_running()
         roles = team_roles(self.settings, request.roles, request.model)
         judge = team_judge(self.settings, request.judge, roles)
         models = dict.fromkeys((*(m for _, chain in roles for m in chain), judge))
         return await run_team(request.task, roles, (judge,), {m.name: self._configure(m) for m in models},
-                              request.rounds, system_prompt=self.system_prompt(request.profile))
+                              request.rounds, system_prompt=self.system_prompt(request.profile),
+                              governor=Governor.of(self.settings), tenant=tenant)
 
     async def enqueue(self, tasks: list[str], model: str | None, tenant: str | None = None) -> EnqueueResponse:
         await self.ensure_running()

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -78,6 +79,39 @@ def deploy_aegis(settings: object) -> None:
     from serve_app.deployment import QUIET, build_application
 
     serve.run(build_application(settings, None), name="aegis", route_prefix="/", logging_config=QUIET)
+
+
+@contextlib.contextmanager
+def budgeted_service(service: tuple[str, Any], limits: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The session's Serve app (`service`) redeployed with per-tenant spend `limits`; restored after."""
+    from aegis_ray.config import BudgetSettings
+
+    url, settings = service
+    limited = settings.model_copy(update={"budgets": BudgetSettings(tenants=limits)})
+    deploy_aegis(limited)
+    try:
+        yield url, limited
+    finally:
+        deploy_aegis(settings)
+
+
+@contextlib.contextmanager
+def tenant_clients(url: str, settings: Any, tenants: Iterable[str], timeout_s: float = 120
+                   ) -> Iterator[dict[str, Any]]:
+    """An HTTP client per tenant, each with an API key of its own made in the store, and `admin`'s
+    (the operator key)."""
+    import httpx
+
+    from aegis_ray.cli.common import store_call
+
+    keys = {t: store_call(settings, lambda s, t=t: s.create_key(t)).secret for t in tenants}
+    made = {t: httpx.Client(base_url=url, headers={"authorization": f"Bearer {k}"}, timeout=timeout_s)
+            for t, k in (*keys.items(), ("admin", SERVE_KEY))}
+    try:
+        yield made
+    finally:
+        for client in made.values():
+            client.close()
 
 
 def free_port() -> int:

@@ -1,6 +1,7 @@
 """`aegis team`: role agents (one actor each, spread over the cluster) debate a task on a shared
 board for some rounds, each reading the others' contributions as data; a judge that is none of
-them decides. The answer carries the taint of everything on the board."""
+them decides. The answer carries the taint of everything on the board. Every call (the roles', the
+judge's) is within the global budgets, as `aegis run`'s: a refused one ends the command (exit 6)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def team(
 ) -> None:
     """A debate of role agents on actors across the cluster; a judge decides."""
     from actors.team import run_team
+    from aegis_ray.control.budget import Governor
     from aegis_ray.plan.team import DEFAULT_ROLES, team_judge, team_roles
     from aegis_ray.runner import endpoint_configurer
 
@@ -56,7 +58,8 @@ def team(
     with simulator(simulated and not settings.sim_url) as sim_url:
         configure = endpoint_configurer(settings, sim_url)
         result = asyncio.run(run_team(task, members, (decider,), {m.name: configure(m) for m in models}, rounds,
-                                      system_prompt=agent.system_prompt if agent else None))
+                                      system_prompt=agent.system_prompt if agent else None,
+                                      governor=Governor.of(settings)))  # for no tenant, as `aegis run`
     if as_json:
         out.print_json(result.model_dump_json())
     else:

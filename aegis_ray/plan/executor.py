@@ -1,9 +1,11 @@
 """Run a plan: every step starts as soon as its dependencies are done, all ready steps at once.
 
 A step is retried up to `retries` more times; a step that still fails (or fails its checks) marks
-every step that depends on it, transitively, `blocked`, and the rest of the plan goes on. With a
-`Store`, each finished step's output is recorded under `plan:<id>:<step>`, so running the same plan
-again (after a crash) skips the steps already done.
+every step that depends on it, transitively, `blocked`, and the rest of the plan goes on. A step
+whose model call the cost governor refused (`BudgetExhaustedError`: the call was not made) fails at
+once, not retried: a retry would be refused alike. With a `Store`, each finished step's output is
+recorded under `plan:<id>:<step>`, so running the same plan again (after a crash) skips the steps
+already done.
 
 Each finished step's output carries a taint label (`security.taint`): an agent's output is content
 Aegis does not control (a worker may have read the web), so it is untrusted, from `agent:<step>`,
@@ -20,6 +22,7 @@ from typing import Literal
 from pydantic import Field
 
 from aegis_ray.checks import run_checks
+from aegis_ray.control.budget import BudgetExhaustedError
 from aegis_ray.errors import AegisError
 from aegis_ray.plan.dag import validate
 from aegis_ray.security.taint import TRUSTED, Label, join_all, untrusted
@@ -102,6 +105,8 @@ async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retrie
                 ran = await run_step(step, inputs)
             except AegisError as exc:
                 error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, BudgetExhaustedError):  # not sent, and a retry would be refused alike
+                    break
                 continue
             output, node = (ran.output, ran.node) if isinstance(ran, StepResult) else (ran, None)
             failed = [o.reason for o in run_checks(step.checks, output) if not o.passed]
@@ -114,7 +119,7 @@ async def execute_plan(plan: Plan, run_step: StepRunner, *, plan_id: str, retrie
             if store is not None:
                 await store.effect_finish(key, outcome.model_dump_json())
             return outcome
-        return StepOutcome(step_id=step.id, status="failed", error=error, attempts=retries + 1, started=started,
+        return StepOutcome(step_id=step.id, status="failed", error=error, attempts=tries, started=started,
                            finished=time.monotonic())
 
     def block_dependents(failed: str) -> None:

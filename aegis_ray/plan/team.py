@@ -5,8 +5,8 @@ other agents' output, so it reaches each role (and the judge) spotlighted as dat
 of a fresh nonce, never as instructions. Every contribution carries a taint label (untrusted, from
 `agent:<role>/r<round>`, joined with the labels of the board it read), and the judge's decision the
 join of the whole board's. Where a role runs is the caller's (`RoleRunner`: on its own actor, in
-`actors.team`); the judge is a gateway, and a model never judges its own team's work when the
-caller keeps them apart.
+`actors.team`); so is where the judge does (a `Decider`: a gateway, or an actor's, in
+`actors.team`), and a model never judges its own team's work when the caller keeps them apart.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from pydantic import Field
 
 from aegis_ray.config import Settings
 from aegis_ray.errors import BadInputError
 from aegis_ray.model_ref import ModelRef
-from aegis_ray.providers.gateway import Gateway
 from aegis_ray.security.taint import Label, join_all, untrusted
 from aegis_ray.types import Completion, Frozen, Message, ModelRequest
 
@@ -78,11 +78,17 @@ RoleRunner = Callable[[Role, ModelRequest], Awaitable[Completion]]
 """Answers one role's turn (on the role's own agent)."""
 
 
+class Decider(Protocol):
+    """What the judge decides through: a `Gateway`, or the judge's own agent (`actors.team`)."""
+
+    async def complete(self, request: ModelRequest) -> Completion: ...
+
+
 def _board(board: Sequence[Contribution], nonce: str) -> str:
     return "\n".join(f"<<{nonce}>> [{c.role}, round {c.round}] {c.text} <</{nonce}>>" for c in board)
 
 
-async def debate(task: str, roles: Sequence[Role], run_role: RoleRunner, judge: Gateway, *,
+async def debate(task: str, roles: Sequence[Role], run_role: RoleRunner, judge: Decider, *,
                  rounds: int = 2, system_prompt: str | None = None) -> TeamAnswer:
     """`rounds` rounds of every role at once, then the judge's decision (`system_prompt`, an agent
     profile's, opens each role's instructions)."""

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from aegis_ray.cli.common import store_call
-from aegis_ray.config import BudgetSettings, Settings, SpendLimits
+from aegis_ray.config import Settings, SpendLimits
 from aegis_ray.control.budget import periods
 from aegis_ray.sim import SimServer
 from aegis_ray.store.spend import Spent
-from tests.helpers import SERVE_KEY, deploy_aegis
+from tests.helpers import budgeted_service, tenant_clients
 
 pytestmark = pytest.mark.e2e
 
@@ -33,22 +33,14 @@ QUESTION = [{"role": "user", "content": "What is the capital of Australia?"}]
 @pytest.fixture(scope="module")
 def budgeted(service: tuple[str, Settings]) -> Iterator[tuple[str, Settings]]:
     """The session's Serve app redeployed with per-tenant limits (restored after the module)."""
-    url, settings = service
-    limited = settings.model_copy(update={"budgets": BudgetSettings(tenants=LIMITS)})
-    deploy_aegis(limited)
-    yield url, limited
-    deploy_aegis(settings)
+    with budgeted_service(service, LIMITS) as limited:
+        yield limited
 
 
 @pytest.fixture(scope="module")
 def clients(budgeted: tuple[str, Settings]) -> Iterator[dict[str, httpx.Client]]:
-    url, settings = budgeted
-    keys = {t: store_call(settings, lambda s, t=t: s.create_key(t)).secret for t in (FRUGAL, VERIFIED, OTHER)}
-    made = {t: httpx.Client(base_url=url, headers={"authorization": f"Bearer {k}"}, timeout=120)
-            for t, k in (*keys.items(), ("admin", SERVE_KEY))}
-    yield made
-    for client in made.values():
-        client.close()
+    with tenant_clients(*budgeted, (FRUGAL, VERIFIED, OTHER)) as made:
+        yield made
 
 
 def spent(settings: Settings, tenant: str) -> Spent:

@@ -56,6 +56,11 @@ def test_run_is_refused_while_stopped_and_runs_after_resume(sim_server: SimServe
     assert refused.returncode == 5, refused.stderr
     assert "the kill switch is stopped" in refused.stderr and "aegis resume" in refused.stderr
     assert "joining" not in refused.stderr and time.monotonic() - started < 5  # refused before Ray
+    for command in (("orchestrate", "Who wrote Dune?"), ("team", "Who wrote Dune?"),
+                    ("supervise", "Who wrote Dune?")):  # every command that calls models
+        refused = aegis(*command, env=env, cwd=tmp_path)
+        assert refused.returncode == 5 and "the kill switch is stopped" in refused.stderr, (command, refused.stderr)
+        assert "joining" not in refused.stderr
     assert aegis("resume", env=env, cwd=tmp_path).returncode == 0
     ran = aegis("run", "What is the capital of Peru?", env=env, cwd=tmp_path)
     assert ran.returncode == 0 and "Lima" in ran.stdout, ran.stderr
