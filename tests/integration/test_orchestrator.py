@@ -19,7 +19,10 @@ async def test_plan_steps_fan_out_across_the_cluster(tmp_path: Path) -> None:
     steps = [PlanStep(id=f"w1_{c}", task=f"What is the capital of {c}?") for c in capitals]
     steps += [PlanStep(id=f"w2_{c}", task=f"What is the capital of {c}?", depends_on=(f"w1_{c}",)) for c in capitals]
     steps += [PlanStep(id="w3", task="What is the capital of Peru?", depends_on=tuple(f"w2_{c}" for c in capitals))]
-    config = SimConfig(models={"sim-honest-slow": ModelProfile(latency_ms=400)})
+    # each call far longer than what a loaded machine adds between two steps' starts (a store write,
+    # a worker process to start): at 400 ms the CI machine once started a wave's last step after its
+    # first had finished
+    config = SimConfig(models={"sim-honest-slow": ModelProfile(latency_ms=1500)})
     with SimServer(config) as sim:
         endpoint = sim_endpoint(sim, "sim-honest-slow")
         orchestrator = Orchestrator.remote({endpoint.ref.name: endpoint}, (endpoint.ref.name,), None,
