@@ -5,39 +5,21 @@ switch refuses new sessions and messages."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from aegis_ray.store import open_store
-from tests.helpers import SERVE_KEY
+from tests.helpers import tenant_clients
 
 pytestmark = pytest.mark.e2e
 
 
-def tenant_key(settings, tenant: str) -> str:
-    async def make() -> str:
-        store = await open_store(settings.database_dsn, settings.home)
-        try:
-            return (await store.create_key(tenant)).secret
-        finally:
-            await store.close()
-
-    return asyncio.run(make())
-
-
 @pytest.fixture(scope="module")
 def clients(service: tuple) -> Iterator[dict[str, httpx.Client]]:
-    url, settings = service
-    keys = {"admin": SERVE_KEY, "acme": tenant_key(settings, "acme"), "globex": tenant_key(settings, "globex")}
-    made = {name: httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=120)
-            for name, key in keys.items()}
-    yield made
-    for client in made.values():
-        client.close()
+    with tenant_clients(*service, ("acme", "globex")) as made:
+        yield made
 
 
 def events(client: httpx.Client, turn: dict) -> list[tuple[str, dict]]:

@@ -17,7 +17,7 @@ from aegis_ray.config import Settings
 from aegis_ray.evals import run_eval
 from aegis_ray.evals.log import write_log
 from aegis_ray.types import RunSpec
-from tests.helpers import SERVE_KEY
+from tests.helpers import tenant_clients
 
 pytestmark = pytest.mark.e2e
 
@@ -26,14 +26,8 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "evals"
 
 @pytest.fixture(scope="module")
 def clients(service: tuple) -> Iterator[dict[str, httpx.Client]]:
-    url, settings = service
-    acme = store_call(settings, lambda s: s.create_key("acme")).secret
-    globex = store_call(settings, lambda s: s.create_key("globex")).secret
-    made = {name: httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=60)
-            for name, key in (("admin", SERVE_KEY), ("acme", acme), ("globex", globex))}
-    yield made
-    for client in made.values():
-        client.close()
+    with tenant_clients(*service, ("acme", "globex"), timeout_s=60) as made:
+        yield made
 
 
 def test_runs_and_approvals_are_seen_and_decided_by_their_tenant_only(service: tuple,
