@@ -41,6 +41,7 @@ from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.checkpoint_cache import hot_checkpoint, keep_hot
+from actors.placement import this_node
 from actors.registry import ActorEndpoint
 from actors.sandbox_actor import SandboxPool
 from aegis_ray.control.budget import spend_gate
@@ -199,7 +200,7 @@ class SessionActor:
 
         context = replace(self._context, ledger=EffectLedger(store, run_id, epoch))
         loop = self._session.loop(context, ask, on_step, on_text if stream else None,
-                                  node=ray.get_runtime_context().get_node_id())
+                                  node=this_node())
         switch = KillSwitch(store)
 
         async def drive() -> None:

@@ -10,19 +10,16 @@ call raises `BudgetExhaustedError`, is audited and never sent; the team stops wi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from pathlib import Path
 
 import ray
 
 from actors.placement import claim_endpoints
 from actors.registry import ClusterModels, actor_errors
-from aegis_ray.control.budget import Governor
+from aegis_ray.control.budget import GovernedProcess, Governor
 from aegis_ray.model_ref import ModelRef
 from aegis_ray.plan.team import Role, TeamAnswer, debate
 from aegis_ray.providers import EndpointConfig, Gateway
-from aegis_ray.store import Store, open_store
 from aegis_ray.types import Completion, ModelRequest
 
 
@@ -35,19 +32,10 @@ class RoleAgent:
                  governor: Governor | None = None, tenant: str | None = None) -> None:
         self._models = ClusterModels(lambda ref: endpoints[ref.name])
         self._chain = chain
-        self._governor, self._tenant = governor, tenant
-        self._store: Store | None = None
-        self._opening = asyncio.Lock()
+        self._governed, self._tenant = GovernedProcess(governor), tenant
 
     async def _gateway(self) -> Gateway:
-        gateway = self._models.gateway(self._chain)
-        if self._governor is None:
-            return gateway
-        if self._store is None:
-            async with self._opening:  # opened once, by the first of the turns arriving together
-                if self._store is None:
-                    self._store = await open_store(self._governor.database_url, Path(self._governor.home))
-        return gateway.gated(self._governor.gate(self._store, self._tenant))
+        return self._models.gateway(self._chain).gated(await self._governed.gate(self._tenant))
 
     async def turn(self, request: ModelRequest) -> Completion:
         return await (await self._gateway()).complete(request)

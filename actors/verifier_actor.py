@@ -25,17 +25,15 @@ import copy
 import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import ray
 from ray.exceptions import RayActorError
 
 from actors.placement import NodeRing, claim_endpoints, on_node, this_node
 from actors.registry import ActorEndpoint, actor_errors
-from aegis_ray.control.budget import Governor
+from aegis_ray.control.budget import GovernedProcess, Governor
 from aegis_ray.providers.endpoint_config import EndpointConfig
 from aegis_ray.providers.gateway import EndpointCache, Gateway
-from aegis_ray.store import Store, open_store
 from aegis_ray.telemetry import flush_telemetry
 from aegis_ray.tracing import TraceCarrier, inject, remote_span
 from aegis_ray.types import Completion, ModelRequest
@@ -50,19 +48,11 @@ class VerifierActor:
         self._endpoints = dict(endpoints)
         self._gateway = Gateway(EndpointCache(lambda model: ActorEndpoint(self._endpoints[model.name])),
                                 list(self._endpoints)[:1])
-        self._governor = governor
-        self._store: Store | None = None
-        self._opening = asyncio.Lock()
+        self._governed = GovernedProcess(governor)
 
     async def _gated(self, tenant: str | None) -> Gateway:
         """The gateway, every call within the cost governor's limits for `tenant`."""
-        if self._governor is None:
-            return self._gateway
-        if self._store is None:
-            async with self._opening:  # opened once, by the first of the calls arriving together
-                if self._store is None:
-                    self._store = await open_store(self._governor.database_url, Path(self._governor.home))
-        return self._gateway.gated(self._governor.gate(self._store, tenant))
+        return self._gateway.gated(await self._governed.gate(tenant))
 
     async def complete(self, request: bytes, models: list[str], tenant: str | None = None,
                        trace: TraceCarrier | None = None) -> tuple[bytes, str]:

@@ -28,7 +28,7 @@ from actors.verifier_actor import VerifierPool
 from aegis_ray.checks import run_checks
 from aegis_ray.config import Settings
 from aegis_ray.control import SwitchState, read_switch, set_switch
-from aegis_ray.control.budget import Governor, SpendGate, budget_report, spend_gate
+from aegis_ray.control.budget import Governor, SpendGate, budget_report
 from aegis_ray.control.canary import canary_router
 from aegis_ray.control.drift import OutcomeLog
 from aegis_ray.control.watch import watch
@@ -72,7 +72,7 @@ from serve_app.models import (
     VerifyRequest,
     VerifyResponse,
 )
-from serve_app.sessions import SessionHub
+from serve_app.sessions import SessionHub, run_steps
 
 
 class AegisService:
@@ -80,6 +80,7 @@ class AegisService:
         configure_tracing(settings.telemetry)  # this replica's exporter; the actors it calls get it with each call
         self.settings = settings
         self.chain = plan_models(settings).chain
+        self.governor = Governor.of(settings)  # None: no limit is configured, nothing to gate
         self._configure = self.configure = endpoint_configurer(settings, sim_url)
         self._endpoints = EndpointCache(lambda model: ActorEndpoint(self._configure(model)))
         self._store: Store | None = None
@@ -124,7 +125,7 @@ class AegisService:
 
     async def gate(self, tenant: str | None) -> SpendGate | None:
         """The cost governor's gate for `tenant`'s calls (None: no limit applies to them)."""
-        return spend_gate(await self.store(), self.settings.budgets, tenant, self.settings.prices)
+        return self.governor.gate(await self.store(), tenant) if self.governor is not None else None
 
     async def stream(self, messages: tuple[Message, ...], model: str | None,
                      tenant: str | None = None) -> AsyncIterator[StreamEvent]:
@@ -158,7 +159,7 @@ class AegisService:
         if self._verifiers is None:
             models = (*self.chain, *self.panel.models)
             self._verifiers = VerifierPool({m.name: self._configure(m) for m in dict.fromkeys(models)},
-                                           self.settings.verification.pool_size, Governor.of(self.settings))
+                                           self.settings.verification.pool_size, self.governor)
         return self._verifiers
 
     async def verify(self, request: VerifyRequest, tenant: str | None = None) -> VerifyResponse:
@@ -202,7 +203,7 @@ class AegisService:
         gateway = self.gateway(request.model).gated(await self.gate(tenant))
         planned = await orchestrate(request.goal, gateway, {m.name: self._configure(m) for m in gateway.chain},
                                     self.settings.database_dsn, str(self.settings.home), request.retries,
-                                    governor=Governor.of(self.settings), tenant=tenant)
+                                    governor=self.governor, tenant=tenant)
         return await synthesised(gateway, request.goal, planned)
 
     def system_prompt(self, profile: str | None) -> str | None:
@@ -226,7 +227,7 @@ class AegisService:
         models = dict.fromkeys((*(m for _, chain in roles for m in chain), judge))
         return await run_team(request.task, roles, (judge,), {m.name: self._configure(m) for m in models},
                               request.rounds, system_prompt=self.system_prompt(request.profile),
-                              governor=Governor.of(self.settings), tenant=tenant)
+                              governor=self.governor, tenant=tenant)
 
     async def enqueue(self, tasks: list[str], model: str | None, tenant: str | None = None) -> EnqueueResponse:
         await self.ensure_running()
@@ -268,9 +269,7 @@ class AegisService:
     async def run_detail(self, run_id: str, scope: str | None = None) -> RunDetail:
         store = await self.store()
         record = await self.owned_run(run_id, scope)
-        steps = await store.steps(run_id)
-        if not steps and record.state is not None:  # a pruned log: the checkpoint keeps the steps
-            steps = record.state.steps
+        steps = await run_steps(store, record)
         state = record.state
         return RunDetail(
             run_id=run_id, kind=run_kind(record), status=record.status.value, task=record.spec.task,
@@ -330,3 +329,4 @@ class AegisService:
             else:
                 items.append(ScoreItem(property=label, value=value, source=f"benchmarks/{name}.py"))
         return Frontier(items=items)
+

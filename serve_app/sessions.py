@@ -200,7 +200,7 @@ class SessionHub:
         turn = self.turns.get(run_id)
         record = await store.load_run(run_id)
         assert record is not None
-        for step in await _steps(store, record):
+        for step in await run_steps(store, record):
             if step.index > sent:
                 yield _step_frame(step).text
                 sent = step.index
@@ -217,7 +217,7 @@ class SessionHub:
         while True:
             record = await store.load_run(run_id)
             assert record is not None
-            new = [s for s in await _steps(store, record) if s.index > sent]
+            new = [s for s in await run_steps(store, record) if s.index > sent]
             for step in new:
                 yield _step_frame(step).text
                 sent = step.index
@@ -262,9 +262,9 @@ async def _follow(turn: Turn, sent: int) -> AsyncIterator[str]:
             yield ": keepalive\n\n"
 
 
-async def _steps(store: Store, record: RunRecord) -> list[Step]:
+async def run_steps(store: Store, record: RunRecord) -> list[Step]:
+    """A run's steps: its step log, or, where the log was pruned, the steps its checkpoint keeps."""
     steps = await store.steps(record.run_id)
-    if not steps and record.state is not None:  # a pruned log: the checkpoint keeps the steps
+    if not steps and record.state is not None:
         steps = record.state.steps
     return steps
-

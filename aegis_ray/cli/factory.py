@@ -144,6 +144,7 @@ def worker(
     import os
 
     from actors.factory_worker import drain_through_cluster
+    from actors.placement import this_node
     from aegis_ray.control import KillSwitch, StoppedError
     from aegis_ray.control.budget import Governor
     from aegis_ray.factory import WorkerOptions
@@ -159,16 +160,15 @@ def worker(
             interrupt.check()
             configure = endpoint_configurer(settings, sim_url)
             options = WorkerOptions(concurrency=concurrency, lease_s=lease, stop_when_empty=not follow)
-            import ray
-
-            worker_name = f"cli:{ray.get_runtime_context().get_node_id()[:12]}:{os.getpid()}"  # as actors name theirs
+            worker_name = f"cli:{this_node()[:12]}:{os.getpid()}"  # as actors name theirs
+            governor = Governor.of(settings)
 
             async def work() -> DrainStats:
                 store = await open_store(settings.database_dsn, settings.home)
                 try:
                     while True:
                         stats = await drain_through_cluster(store, configure, worker_name, options,
-                                                                governor=Governor.of(settings))
+                                                                governor=governor)
                         if not (stats.halted and follow):
                             return stats
                         status("the kill switch is stopped: this worker holds no job and waits for `aegis resume`")

@@ -14,8 +14,10 @@ opens the same store and gates each call with `spend_gate` for the tenant the ca
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -142,6 +144,29 @@ class Governor(BaseModel):
 
     def gate(self, store: Store, tenant: str | None) -> SpendGate | None:
         return spend_gate(store, self.budgets, tenant, self.prices)
+
+
+class GovernedProcess:
+    """A `Governor` in a long-lived process that calls for others (a verifier, a role agent): the
+    store every process shares, opened on the first call that needs it (once, however many calls
+    arrive together), then each call's gate."""
+
+    def __init__(self, governor: Governor | None) -> None:
+        self.governor = governor
+        self._store: Store | None = None
+        self._opening = asyncio.Lock()
+
+    async def gate(self, tenant: str | None) -> SpendGate | None:
+        """The gate for a call made for `tenant` (None: no limit is configured)."""
+        if self.governor is None:
+            return None
+        if self._store is None:
+            async with self._opening:
+                if self._store is None:
+                    from aegis_ray.store import open_store
+
+                    self._store = await open_store(self.governor.database_url, Path(self.governor.home))
+        return self.governor.gate(self._store, tenant)
 
 
 class BudgetLine(BaseModel):
